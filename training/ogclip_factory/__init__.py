@@ -1,0 +1,1 @@
+"""ogclip model factory: synthetic scenes, training, evaluation and ONNX export."""

@@ -1,0 +1,53 @@
+"""Trains the object-guided head into the frozen CLIP text space: bidirectional InfoNCE over
+the caption vocabulary with a learnable temperature, plus mined hard negatives (captions that
+differ in one attribute: same shape other colour, same colour other shape, other size), and
+batches made of whole scenes so that other objects of the same scene are negatives too."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import scenes
+from .features import ObjectInputs
+from .head import ObjectGuidedHead
+from .losses import bidirectional_infonce, hard_negative_margin
+
+
+def hard_pairs() -> torch.Tensor:
+    """[T,T] bool: captions that differ from each other in exactly one attribute."""
+    attrs = [d.split(" ")[1:] for d in scenes.vocabulary()]  # size, colour, shape
+    a = np.array(attrs)
+    diff = (a[:, None, :] != a[None, :, :]).sum(-1)
+    return torch.from_numpy(diff == 1)
+
+
+@dataclass
+class HeadData:
+    """Head inputs for every object, in variants (e.g. ground-truth and segmenter masks)."""
+
+    variants: list[ObjectInputs]
+    labels: torch.Tensor  # [N]
+    frame_of: np.ndarray  # [N] frame index of each object
+
+
+def make_step(head: ObjectGuidedHead, text: torch.Tensor, data: HeadData, batch: int, hard_weight: float):
+    hard = hard_pairs()
+    frames = np.unique(data.frame_of)
+    by_frame = {f: np.flatnonzero(data.frame_of == f) for f in frames}
+
+    def step(rng: np.random.Generator) -> torch.Tensor:
+        chosen: list[int] = []
+        while len(chosen) < batch:
+            chosen.extend(by_frame[frames[rng.integers(len(frames))]].tolist())
+        idx = torch.tensor(chosen[:batch])
+        var = torch.from_numpy(rng.integers(len(data.variants), size=len(idx)))
+        parts = [torch.stack([getattr(data.variants[v], name)[i] for v, i in zip(var.tolist(), idx.tolist())])
+                 for name in ("object_pixels", "object_mask", "clip_features")]
+        emb = head(*parts)
+        labels = data.labels[idx]
+        loss = bidirectional_infonce(emb, text, labels, head.logit_scale)
+        return loss + hard_weight * hard_negative_margin(emb, text, labels, hard)
+
+    return step
