@@ -1,0 +1,30 @@
+import type { Command } from 'commander';
+import { loadTopology } from '../topology/load-topology.js';
+import { startTopology } from '../topology/start-topology.js';
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run a topology (YAML) until its source ends, or until SIGINT/SIGTERM')
+    .argument('<topology>', 'topology file, e.g. topologies/demo.yaml')
+    .option('--limit <n>', 'process at most n frames (dataset sources)', (v) => Number.parseInt(v, 10))
+    .action(async (path: string, opts: { limit?: number }) => {
+      const topology = await loadTopology(path, (t) => {
+        if (opts.limit !== undefined && t.source.kind === 'dataset') t.source.limit = opts.limit;
+      });
+      process.stderr.write(`ogclip: running ${topology.name} with ${topology.bundle}\n`);
+      const running = await startTopology(topology);
+      const stop = () => {
+        process.stderr.write('ogclip: stopping: finishing frames in flight\n');
+        running.stop();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        await running.done;
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
+    });
+}

@@ -1,0 +1,39 @@
+/**
+ * Error classes. `retriable` tells callers whether trying again can help; programming and
+ * configuration errors are never retried.
+ */
+export class OgclipError extends Error {
+  readonly retriable: boolean;
+  constructor(message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.retriable = options.retriable ?? false;
+  }
+}
+
+/** A topology, bundle manifest or option that cannot work; the message says what to fix. */
+export class ConfigError extends OgclipError {}
+
+/** A model file that does not match what its adapter expects. */
+export class ModelFormatError extends OgclipError {}
+
+/** Why one frame failed: the reason codes that dead-letter records carry. */
+export type FrameErrorCode =
+  | 'empty-input'
+  | 'unsupported-format'
+  | 'corrupt-image'
+  | 'image-too-large'
+  | 'bad-message'
+  | 'bad-prompt'
+  | 'unreadable-reference'
+  | 'inference-failed'
+  | 'sink-failed';
+
+/** The failure of one frame: carried on the record as data, never thrown through a stream. */
+export class FrameError extends OgclipError {
+  readonly code: FrameErrorCode;
+  constructor(code: FrameErrorCode, message: string, options: { retriable?: boolean; cause?: unknown } = {}) {
+    super(message, options);
+    this.code = code;
+  }
+}

@@ -1,0 +1,78 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { assertValid } from '../schema/validator.js';
+
+type Rgb3 = readonly [number, number, number];
+
+/** bundle.json, after validation against schemas/bundle.schema.json (defaults filled in). */
+export interface BundleManifest {
+  readonly name: string;
+  readonly version: string;
+  readonly format: 1;
+  readonly sam2: {
+    readonly format: 'onnx-community' | 'samexporter';
+    readonly encoder: string;
+    readonly decoder: string;
+    readonly input_size: number;
+    readonly mean?: Rgb3;
+    readonly std?: Rgb3;
+  };
+  readonly clip: {
+    readonly format: 'xenova';
+    readonly vision: string;
+    readonly text: string;
+    readonly tokenizer: string;
+    readonly tokenizer_config?: string;
+    readonly image_size: number;
+    readonly mean?: Rgb3;
+    readonly std?: Rgb3;
+    readonly context_length: number;
+    readonly logit_scale?: number;
+  };
+  readonly head?: {
+    readonly object_branch: string;
+    readonly mask_branch: string;
+    readonly fusion: string;
+    readonly projection: string;
+    readonly object_size: number;
+    readonly mask_size: number;
+    readonly crop_margin: number;
+    readonly crop_pad: number;
+    readonly logit_scale?: number;
+  };
+  readonly embedding_dim?: number;
+  readonly labels: readonly string[];
+  readonly metrics?: Record<string, unknown>;
+}
+
+export const SAM2_MEAN: Rgb3 = [0.485, 0.456, 0.406];
+export const SAM2_STD: Rgb3 = [0.229, 0.224, 0.225];
+export const CLIP_MEAN: Rgb3 = [0.48145466, 0.4578275, 0.40821073];
+export const CLIP_STD: Rgb3 = [0.26862954, 0.26130258, 0.27577711];
+
+/** A manifest plus the folder it came from; `file()` resolves its relative paths. */
+export interface Bundle {
+  readonly dir: string;
+  readonly manifest: BundleManifest;
+  file(relative: string): string;
+}
+
+export async function readBundle(dir: string): Promise<Bundle> {
+  const path = resolve(dir, 'bundle.json');
+  let raw: string;
+  try {
+    raw = await readFile(path, 'utf8');
+  } catch {
+    throw new ConfigError(`${path}: no bundle.json here; a bundle is a folder with bundle.json and its ONNX files`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (err) {
+    throw new ConfigError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  const manifest = assertValid<BundleManifest>('bundle', json, path);
+  const root = dirname(path);
+  return { dir: root, manifest, file: (rel) => (isAbsolute(rel) ? rel : resolve(root, rel)) };
+}

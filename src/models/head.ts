@@ -1,0 +1,67 @@
+import type { ModelSpec, OnnxModel } from './onnx-model.js';
+import { float32, floatOutput } from './tensor.js';
+
+export function objectBranchSpec(size: number): ModelSpec {
+  return {
+    format: 'ogclip object branch',
+    inputs: [{ name: 'object_pixels', type: 'float32', shape: [null, 3, size, size] }],
+    outputs: [{ name: 'object_features', type: 'float32', shape: [null, null] }],
+  };
+}
+
+export function maskBranchSpec(size: number): ModelSpec {
+  return {
+    format: 'ogclip mask branch',
+    inputs: [{ name: 'object_mask', type: 'float32', shape: [null, 1, size, size] }],
+    outputs: [{ name: 'mask_features', type: 'float32', shape: [null, null] }],
+  };
+}
+
+export const fusionSpec: ModelSpec = {
+  format: 'ogclip fusion',
+  inputs: [
+    { name: 'object_features', type: 'float32', shape: [null, null] },
+    { name: 'mask_features', type: 'float32', shape: [null, null] },
+    { name: 'clip_features', type: 'float32', shape: [null, null] },
+  ],
+  outputs: [{ name: 'fused', type: 'float32', shape: [null, null] }],
+};
+
+export const projectionSpec: ModelSpec = {
+  format: 'ogclip projection',
+  inputs: [{ name: 'fused', type: 'float32', shape: [null, null] }],
+  outputs: [{ name: 'embeds', type: 'float32', shape: [null, null] }],
+};
+
+/** Rows of equal length stacked into one [B,D] tensor, and split back. */
+export function stack(rows: readonly Float32Array[]): { dims: [number, number]; data: Float32Array } {
+  const d = rows[0]?.length ?? 0;
+  const data = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => data.set(r, i * d));
+  return { dims: [rows.length, d], data };
+}
+
+export function unstack(data: Float32Array, rows: number): Float32Array[] {
+  const d = data.length / Math.max(rows, 1);
+  return Array.from({ length: rows }, (_, i) => data.slice(i * d, (i + 1) * d));
+}
+
+/** One head part: a [B,...] float input (or several) -> one [B,F] float output. */
+export class HeadPart {
+  constructor(
+    private readonly model: OnnxModel,
+    private readonly output: string,
+  ) {}
+
+  async run(inputs: Record<string, { dims: readonly number[]; data: Float32Array }>): Promise<Float32Array[]> {
+    const feeds = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, float32(v.dims, v.data)]));
+    const rows = Object.values(inputs)[0]?.dims[0] ?? 0;
+    if (rows === 0) return [];
+    const out = floatOutput(await this.model.run(feeds, [this.output]), this.output);
+    return unstack(out.data, rows);
+  }
+
+  dispose(): Promise<void> {
+    return this.model.dispose();
+  }
+}

@@ -1,0 +1,104 @@
+import { ConfigError } from '../errors.js';
+import type { CropSpec } from '../tensor/crop.js';
+import { CLIP_MEAN, CLIP_STD, SAM2_MEAN, SAM2_STD, type Bundle } from './bundle.js';
+import { ClipText, ClipTokenizer, ClipVision, clipTextSpec, clipVisionSpec } from './clip.js';
+import { HeadPart, fusionSpec, maskBranchSpec, objectBranchSpec, projectionSpec } from './head.js';
+import { InferenceWorker } from './inference-worker.js';
+import { OnnxModel } from './onnx-model.js';
+import { OnnxCommunitySam2, onnxCommunityDecoderSpec, onnxCommunityEncoderSpec } from './sam2-onnx-community.js';
+import type { Sam2Model } from './sam2.js';
+import { SamExporterSam2, samExporterDecoderSpec, samExporterEncoderSpec } from './sam2-samexporter.js';
+import { defaultSessionOptions, type SessionOptions } from './session-options.js';
+
+type Norm = { readonly mean: readonly number[]; readonly std: readonly number[] };
+
+export interface ObjectGuidedHead {
+  readonly objectBranch: HeadPart;
+  readonly maskBranch: HeadPart;
+  readonly fusion: HeadPart;
+  readonly projection: HeadPart;
+  readonly objectSize: number;
+  readonly maskSize: number;
+  readonly crop: CropSpec;
+}
+
+/** Every model of a bundle, opened in one inference worker and checked at load. */
+export interface ModelSet {
+  readonly bundle: Bundle;
+  readonly modelVersion: string; // name@version, carried on every output
+  readonly sam2: Sam2Model;
+  readonly sam2Norm: Norm;
+  readonly clipVision: ClipVision;
+  readonly clipText: ClipText;
+  readonly clipNorm: Norm;
+  readonly head: ObjectGuidedHead | undefined;
+  readonly worker: InferenceWorker;
+  dispose(): Promise<void>;
+}
+
+export async function openModelSet(bundle: Bundle, options: SessionOptions = defaultSessionOptions): Promise<ModelSet> {
+  const m = bundle.manifest;
+  const worker = InferenceWorker.start();
+  const opened: { dispose(): Promise<void> }[] = [];
+  const open = async (rel: string, spec: Parameters<typeof OnnxModel.open>[2]) => {
+    const model = await OnnxModel.open(worker, bundle.file(rel), spec, options);
+    opened.push(model);
+    return model;
+  };
+  try {
+    const size = m.sam2.input_size;
+    const sam2 =
+      m.sam2.format === 'onnx-community'
+        ? new OnnxCommunitySam2(await open(m.sam2.encoder, onnxCommunityEncoderSpec(size)), await open(m.sam2.decoder, onnxCommunityDecoderSpec), size)
+        : new SamExporterSam2(await open(m.sam2.encoder, samExporterEncoderSpec(size)), await open(m.sam2.decoder, samExporterDecoderSpec), size);
+    const tokenizer = await ClipTokenizer.open(
+      bundle.file(m.clip.tokenizer),
+      m.clip.tokenizer_config ? bundle.file(m.clip.tokenizer_config) : undefined,
+      m.clip.context_length,
+    );
+    const clipVision = new ClipVision(await open(m.clip.vision, clipVisionSpec(m.clip.image_size)), m.clip.image_size);
+    const clipText = new ClipText(await open(m.clip.text, clipTextSpec), tokenizer);
+    let head: ObjectGuidedHead | undefined;
+    if (m.head) {
+      const h = m.head;
+      head = {
+        objectBranch: new HeadPart(await open(h.object_branch, objectBranchSpec(h.object_size)), 'object_features'),
+        maskBranch: new HeadPart(await open(h.mask_branch, maskBranchSpec(h.mask_size)), 'mask_features'),
+        fusion: new HeadPart(await open(h.fusion, fusionSpec), 'fused'),
+        projection: new HeadPart(await open(h.projection, projectionSpec), 'embeds'),
+        objectSize: h.object_size,
+        maskSize: h.mask_size,
+        crop: { margin: h.crop_margin, pad: h.crop_pad },
+      };
+    }
+    return {
+      bundle,
+      modelVersion: `${m.name}@${m.version}`,
+      sam2,
+      sam2Norm: { mean: m.sam2.mean ?? SAM2_MEAN, std: m.sam2.std ?? SAM2_STD },
+      clipVision,
+      clipText,
+      clipNorm: { mean: m.clip.mean ?? CLIP_MEAN, std: m.clip.std ?? CLIP_STD },
+      head,
+      worker,
+      dispose: async () => {
+        await Promise.allSettled(opened.map((o) => o.dispose()));
+        await worker.close();
+      },
+    };
+  } catch (err) {
+    await Promise.allSettled(opened.map((o) => o.dispose()));
+    await worker.close();
+    throw err;
+  }
+}
+
+/** The head a topology asked for, or a ConfigError saying which bundles have one. */
+export function requireHead(models: ModelSet): ObjectGuidedHead {
+  if (!models.head) {
+    throw new ConfigError(
+      `bundle ${models.modelVersion} has no object-guided head: use embedder "crop" (training-free) or a bundle built by the model factory`,
+    );
+  }
+  return models.head;
+}

@@ -1,0 +1,137 @@
+import type { OnnxModel, ModelSpec } from './onnx-model.js';
+import type { Sam2Decoded, Sam2Embeddings, Sam2Model, Sam2Prompt } from './sam2.js';
+import { float32, floatOutput, int64, type Feeds } from './tensor.js';
+import type { Chw } from '../tensor/image.js';
+
+const EMB = ['image_embeddings.0', 'image_embeddings.1', 'image_embeddings.2'] as const;
+
+export function onnxCommunityEncoderSpec(size: number): ModelSpec {
+  return {
+    format: 'SAM2 onnx-community vision encoder',
+    inputs: [{ name: 'pixel_values', type: 'float32', shape: [null, 3, size, size] }],
+    outputs: EMB.map((name) => ({ name, type: 'float32' as const, shape: [null, null, null, null] })),
+  };
+}
+
+export const onnxCommunityDecoderSpec: ModelSpec = {
+  format: 'SAM2 onnx-community prompt encoder + mask decoder',
+  inputs: [
+    { name: 'input_points', type: 'float32', shape: [null, null, null, 2] },
+    { name: 'input_labels', type: 'int64', shape: [null, null, null] },
+    { name: 'input_boxes', type: 'float32', shape: [null, null, 4] },
+    ...EMB.map((name) => ({ name, type: 'float32' as const, shape: [null, null, null, null] })),
+  ],
+  outputs: [
+    { name: 'iou_scores', type: 'float32', shape: [null, null, null] },
+    { name: 'pred_masks', type: 'float32', shape: [null, null, null, null, null] },
+    { name: 'object_score_logits', type: 'float32', shape: [null, null, 1] },
+  ],
+  optionalInputs: ['input_boxes'],
+};
+
+/** SAM2 as exported by Hugging Face `onnx-community` (transformers.js). */
+export class OnnxCommunitySam2 implements Sam2Model {
+  readonly format = 'onnx-community';
+  readonly maxEncoderBatch: number;
+
+  constructor(
+    private readonly encoder: OnnxModel,
+    private readonly decoder: OnnxModel,
+    readonly inputSize: number,
+  ) {
+    this.maxEncoderBatch = encoder.dim('pixel_values', 0) ?? 64;
+  }
+
+  async encode(frames: readonly Chw[]): Promise<Sam2Embeddings[]> {
+    const s = this.inputSize;
+    const plane = 3 * s * s;
+    const pix = new Float32Array(frames.length * plane); // [B,3,S,S]
+    frames.forEach((f, i) => pix.set(f.data, i * plane));
+    const out = await this.encoder.run({ pixel_values: float32([frames.length, 3, s, s], pix) });
+    return frames.map((_, b) => {
+      const tensors: Sam2Embeddings['tensors'] = {};
+      for (const name of EMB) {
+        const t = floatOutput(out, name); // [B,C,h,w]
+        const per = t.data.length / frames.length;
+        tensors[name] = { dims: [1, ...t.dims.slice(1)], data: t.data.subarray(b * per, (b + 1) * per) };
+      }
+      return { tensors };
+    });
+  }
+
+  async decode(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<Sam2Decoded> {
+    // Prompts with and without boxes cannot share one call (input_boxes is [B,0,4] or [B,P,4]).
+    const boxed = prompts.filter((q) => q.box);
+    if (boxed.length === 0 || boxed.length === prompts.length) {
+      return this.#decodeGroup(emb, prompts, boxed.length > 0, frameWidth, frameHeight);
+    }
+    const plain = prompts.filter((q) => !q.box);
+    const [a, b] = await Promise.all([
+      this.#decodeGroup(emb, boxed, true, frameWidth, frameHeight),
+      this.#decodeGroup(emb, plain, false, frameWidth, frameHeight),
+    ]);
+    return mergeInOrder(prompts.map((q) => !!q.box), a, b);
+  }
+
+  async #decodeGroup(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], withBox: boolean, frameWidth: number, frameHeight: number): Promise<Sam2Decoded> {
+    const sx = this.inputSize / frameWidth;
+    const sy = this.inputSize / frameHeight;
+    const p = prompts.length;
+    const n = Math.max(1, ...prompts.map((q) => q.points?.length ?? 0));
+    const pts = new Float32Array(p * n * 2); // [1,P,N,2] in the S x S frame
+    const lab = new BigInt64Array(p * n).fill(-1n); // [1,P,N], -1 = padding
+    const boxes = new Float32Array(withBox ? p * 4 : 0); // [1,P,4] or [1,0,4]
+    prompts.forEach((q, i) => {
+      (q.points ?? []).forEach(([x, y], j) => {
+        pts[(i * n + j) * 2] = x * sx;
+        pts[(i * n + j) * 2 + 1] = y * sy;
+        lab[i * n + j] = BigInt(q.labels?.[j] ?? 1);
+      });
+      if (q.box && withBox) boxes.set([q.box[0] * sx, q.box[1] * sy, q.box[2] * sx, q.box[3] * sy], i * 4);
+    });
+    const feeds: Feeds = {
+      input_points: float32([1, p, n, 2], pts),
+      input_labels: int64([1, p, n], lab),
+    };
+    if (this.decoder.hasInput('input_boxes')) feeds.input_boxes = float32([1, withBox ? p : 0, 4], boxes);
+    for (const name of EMB) {
+      const t = emb.tensors[name]!;
+      feeds[name] = float32(t.dims, t.data);
+    }
+    const out = await this.decoder.run(feeds);
+    const masks = floatOutput(out, 'pred_masks'); // [1,P,K,m,m]
+    const iou = floatOutput(out, 'iou_scores'); // [1,P,K]
+    const obj = floatOutput(out, 'object_score_logits'); // [1,P,1]
+    return {
+      maskSize: masks.dims[4]!,
+      masksPerPrompt: masks.dims[2]!,
+      logits: masks.data,
+      iou: iou.data,
+      objectScore: obj.data,
+    };
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([this.encoder.dispose(), this.decoder.dispose()]);
+  }
+}
+
+/** Interleaves two decoder results back into the prompts' order (isA[i]: prompt i is in a). */
+function mergeInOrder(isA: readonly boolean[], a: Sam2Decoded, b: Sam2Decoded): Sam2Decoded {
+  const k = a.masksPerPrompt;
+  const m2 = a.maskSize * a.maskSize;
+  const p = isA.length;
+  const logits = new Float32Array(p * k * m2);
+  const iou = new Float32Array(p * k);
+  const objectScore = new Float32Array(p);
+  let ia = 0;
+  let ib = 0;
+  isA.forEach((fromA, i) => {
+    const src = fromA ? a : b;
+    const j = fromA ? ia++ : ib++;
+    logits.set(src.logits.subarray(j * k * m2, (j + 1) * k * m2), i * k * m2);
+    iou.set(src.iou.subarray(j * k, (j + 1) * k), i * k);
+    objectScore[i] = src.objectScore[j]!;
+  });
+  return { maskSize: a.maskSize, masksPerPrompt: k, logits, iou, objectScore };
+}

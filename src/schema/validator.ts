@@ -1,0 +1,59 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { ConfigError } from '../errors.js';
+
+/** The JSON Schemas in the package's schemas/ folder (one per message and file format). */
+export type SchemaName =
+  | 'bundle'
+  | 'topology'
+  | 'frame-envelope'
+  | 'prompts'
+  | 'objects'
+  | 'detections'
+  | 'dead-letter'
+  | 'labels-control'
+  | 'summary';
+
+const schemaDir = new URL('../../../schemas/', import.meta.url);
+// discriminator: oneOf branches chosen by their `kind` (clear errors, and defaults applied inside).
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, discriminator: true });
+const compiled = new Map<SchemaName, ValidateFunction>();
+
+function validator(name: SchemaName): ValidateFunction {
+  const known = compiled.get(name);
+  if (known) return known;
+  const schema = JSON.parse(readFileSync(new URL(`${name}.schema.json`, schemaDir), 'utf8')) as object;
+  const v = ajv.compile(schema);
+  compiled.set(name, v);
+  return v;
+}
+
+/** Human-readable problems, one per line: `source.kind: must be one of ...`. */
+export function describeErrors(errors: readonly ErrorObject[] | null | undefined): string[] {
+  return (errors ?? []).map((e) => {
+    const where = e.instancePath.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
+    switch (e.keyword) {
+      case 'enum':
+        return `${where}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+      case 'additionalProperties':
+        return `${where}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}" (check its spelling)`;
+      case 'required':
+        return `${where}: missing required key "${(e.params as { missingProperty: string }).missingProperty}"`;
+      default:
+        return `${where}: ${e.message ?? e.keyword}`;
+    }
+  });
+}
+
+/** Problems of `value` against a schema; empty when it is valid. Fills in schema defaults. */
+export function validate(name: SchemaName, value: unknown): string[] {
+  const v = validator(name);
+  return v(value) ? [] : describeErrors(v.errors);
+}
+
+/** Validates or throws a ConfigError that lists every problem and where it is. */
+export function assertValid<T>(name: SchemaName, value: unknown, where: string): T {
+  const problems = validate(name, value);
+  if (problems.length > 0) throw new ConfigError(`${where} is not a valid ${name}:\n  - ${problems.join('\n  - ')}`);
+  return value as T;
+}

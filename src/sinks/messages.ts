@@ -1,0 +1,118 @@
+import { encodeRle, type Rle } from '../masks/rle.js';
+import { recordKey, type FrameError, type FrameOrigin, type FrameRecord } from '../record.js';
+import type { SinkContext } from './sink.js';
+
+/** schemas/objects.schema.json */
+export interface ObjectsMessage {
+  key: string;
+  stream_id: string;
+  frame_id: string;
+  timestamp: number;
+  model: { name: string; version: string };
+  width: number;
+  height: number;
+  objects: {
+    id: number;
+    box: [number, number, number, number];
+    mask: Rle;
+    score: number;
+    embedding: string; // base64 of little-endian float32
+    labels: { label: string; score: number }[];
+  }[];
+  traceparent?: string;
+}
+
+/** schemas/detections.schema.json */
+export interface DetectionsMessage {
+  key: string;
+  stream_id: string;
+  frame_id: string;
+  timestamp: number;
+  model: { name: string; version: string };
+  width: number;
+  height: number;
+  detections: { object_id: number; label: string; score: number; box: [number, number, number, number]; mask: Rle }[];
+  traceparent?: string;
+}
+
+/** schemas/dead-letter.schema.json (JSONL form; Kafka puts the error in headers instead). */
+export interface DeadLetterMessage {
+  key: string;
+  stream_id: string;
+  frame_id: string;
+  error: FrameError;
+  origin: FrameOrigin;
+  content_type?: string;
+  payload_base64: string;
+  headers?: Record<string, string>;
+  failed_at: string;
+}
+
+export function float32Base64(v: Float32Array): string {
+  const buf = Buffer.alloc(v.length * 4);
+  for (let i = 0; i < v.length; i++) buf.writeFloatLE(v[i]!, i * 4);
+  return buf.toString('base64');
+}
+
+export function base64Float32(s: string): Float32Array {
+  const buf = Buffer.from(s, 'base64');
+  const out = new Float32Array(buf.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = buf.readFloatLE(i * 4);
+  return out;
+}
+
+const round = (x: number, digits = 5) => Number(x.toFixed(digits));
+
+function frameHeader(r: FrameRecord, ctx: SinkContext) {
+  return {
+    key: recordKey(r, ctx.modelVersion),
+    stream_id: r.streamId,
+    frame_id: r.frameId,
+    timestamp: r.timestamp,
+    model: { name: ctx.modelName, version: ctx.modelVersion },
+    width: r.image?.rgb.width ?? 0,
+    height: r.image?.rgb.height ?? 0,
+    ...(r.traceparent ? { traceparent: r.traceparent } : {}),
+  };
+}
+
+export function objectsMessage(r: FrameRecord, ctx: SinkContext): ObjectsMessage {
+  return {
+    ...frameHeader(r, ctx),
+    objects: (r.objects ?? []).map((o) => ({
+      id: o.index,
+      box: [...o.box] as [number, number, number, number],
+      mask: encodeRle(o.mask),
+      score: round(o.score),
+      embedding: o.embedding ? float32Base64(o.embedding) : '',
+      labels: (o.labels ?? []).map((l) => ({ label: l.label, score: round(l.score) })),
+    })),
+  };
+}
+
+export function detectionsMessage(r: FrameRecord, ctx: SinkContext): DetectionsMessage {
+  return {
+    ...frameHeader(r, ctx),
+    detections: (r.detections ?? []).map((d) => ({
+      object_id: d.objectIndex,
+      label: d.label,
+      score: round(d.score),
+      box: [...d.box] as [number, number, number, number],
+      mask: encodeRle(d.mask),
+    })),
+  };
+}
+
+export function deadLetterMessage(r: FrameRecord, ctx: SinkContext): DeadLetterMessage {
+  return {
+    key: recordKey(r, ctx.modelVersion),
+    stream_id: r.streamId,
+    frame_id: r.frameId,
+    error: r.error!,
+    origin: r.origin,
+    ...(r.contentType ? { content_type: r.contentType } : {}),
+    payload_base64: Buffer.from(r.payload).toString('base64'),
+    ...(r.headers ? { headers: { ...r.headers } } : {}),
+    failed_at: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,146 @@
+import type { OperatorFunction } from 'rxjs';
+import { ConfigError } from '../errors.js';
+import { readBundle } from '../models/bundle.js';
+import { LabelSet } from '../models/label-set.js';
+import { openModelSet, requireHead, type ModelSet } from '../models/model-set.js';
+import type { SessionOptions } from '../models/session-options.js';
+import { runPipeline, type RunningPipeline } from '../pipeline.js';
+import type { FrameRecord } from '../record.js';
+import { annotatedPngSink } from '../sinks/annotated-png-sink.js';
+import { consoleProgressSink } from '../sinks/console-progress-sink.js';
+import { jsonlSink } from '../sinks/jsonl-sink.js';
+import type { Sink } from '../sinks/sink.js';
+import { summarySink } from '../sinks/summary-sink.js';
+import { datasetReplaySource } from '../sources/dataset-replay-source.js';
+import { directorySource } from '../sources/directory-source.js';
+import type { FrameSource } from '../sources/source.js';
+import { branchesStage } from '../stages/branches.js';
+import { cropEmbedStage } from '../stages/crop-embed.js';
+import { decodeStage } from '../stages/decode.js';
+import { fusionStage } from '../stages/fusion.js';
+import { projectionStage } from '../stages/projection.js';
+import { sam2Stage } from '../stages/sam2.js';
+import { similarityStage } from '../stages/similarity.js';
+import type { SinkSpec, SourceSpec, Topology } from './topology.js';
+
+export interface StartOptions {
+  /** Replaces the topology's source (tests, `ogclip embed`). */
+  readonly source?: FrameSource;
+  /** Sink factories for kinds this module does not build itself (kafka). */
+  readonly sinkFactory?: (spec: SinkSpec) => Promise<Sink | undefined>;
+  readonly sourceFactory?: (spec: SourceSpec) => Promise<FrameSource | undefined>;
+  readonly models?: ModelSet; // already opened (the caller keeps ownership)
+  readonly onDone?: (r: FrameRecord) => void;
+  /** Sinks added to the topology's own (already built; closed with the run). */
+  readonly extraSinks?: readonly Sink[];
+}
+
+export interface StartedTopology extends RunningPipeline {
+  readonly models: ModelSet;
+  readonly labels: LabelSet;
+  readonly sinks: readonly Sink[];
+}
+
+export function sessionOptionsOf(t: Topology): SessionOptions {
+  return {
+    executionProviders: t.runtime.executionProviders.map((p) => (p === 'cpu' ? 'cpu' : { name: 'cuda', deviceId: t.runtime.cudaDeviceId })),
+    intraOpNumThreads: t.runtime.intraOpNumThreads,
+    interOpNumThreads: t.runtime.interOpNumThreads,
+    graphOptimizationLevel: t.runtime.graphOptimizationLevel,
+    enableCpuMemArena: true,
+  };
+}
+
+/** The model stages of a topology, in order, for an opened model set and label set. */
+export function buildStages(t: Topology, models: ModelSet, labels: LabelSet): OperatorFunction<FrameRecord, FrameRecord>[] {
+  const m = models.bundle.manifest;
+  const batch = t.batching;
+  const stages: OperatorFunction<FrameRecord, FrameRecord>[] = [
+    decodeStage({
+      ...t.decode,
+      sam2: { size: m.sam2.input_size, ...models.sam2Norm },
+      clip: { size: m.clip.image_size, ...models.clipNorm },
+    }),
+    sam2Stage({ model: models.sam2, mode: t.sam2.mode, automatic: t.sam2, batch }),
+  ];
+  let logitScale: number;
+  if (t.embedder === 'object-guided') {
+    const head = requireHead(models);
+    stages.push(
+      branchesStage({ head, clipVision: models.clipVision, batch }),
+      fusionStage({ head, batch }),
+      projectionStage({ head, batch }),
+    );
+    logitScale = m.head?.logit_scale ?? 100;
+  } else {
+    const crop = models.head?.crop ?? { margin: 1.25, pad: 4 };
+    stages.push(cropEmbedStage({ clipVision: models.clipVision, crop, batch }));
+    logitScale = m.clip.logit_scale ?? 100;
+  }
+  stages.push(similarityStage({ labels, score: t.similarity.score, logitScale, scoreThreshold: t.similarity.threshold, topK: t.similarity.topK, maskNmsThresh: t.similarity.maskNmsThresh }));
+  return stages;
+}
+
+async function buildSink(spec: SinkSpec, total: number | undefined, extra: StartOptions['sinkFactory']): Promise<Sink> {
+  switch (spec.kind) {
+    case 'jsonl':
+      return jsonlSink(spec.content, spec.path);
+    case 'annotated-png':
+      return annotatedPngSink(spec);
+    case 'summary':
+      return summarySink(spec.path);
+    case 'console':
+      return consoleProgressSink(process.stderr, spec.everyMs, total);
+    case 'kafka': {
+      const s = await extra?.(spec);
+      if (!s) throw new ConfigError('kafka sinks need the Kafka module: run through `ogclip run`');
+      return s;
+    }
+  }
+}
+
+async function buildSource(t: Topology, extra: StartOptions['sourceFactory']): Promise<FrameSource & { size?: number }> {
+  const s = t.source;
+  switch (s.kind) {
+    case 'dataset':
+      return datasetReplaySource(s);
+    case 'directory':
+      return directorySource(s);
+    case 'kafka': {
+      const src = await extra?.(s);
+      if (!src) throw new ConfigError('kafka sources need the Kafka module: run through `ogclip run`');
+      return src;
+    }
+  }
+}
+
+/** Opens the bundle, builds the stages, source and sinks of a topology, and starts it. */
+export async function startTopology(t: Topology, options: StartOptions = {}): Promise<StartedTopology> {
+  const models = options.models ?? (await openModelSet(await readBundle(t.bundle), sessionOptionsOf(t)));
+  const owned = !options.models;
+  try {
+    const labels = await LabelSet.create(models.clipText, t.labels.list ?? models.bundle.manifest.labels, t.labels.template);
+    const stages = buildStages(t, models, labels);
+    const source = options.source ?? (await buildSource(t, options.sourceFactory));
+    const total = (source as { size?: number }).size;
+    const sinks: Sink[] = [];
+    for (const spec of t.sinks) sinks.push(await buildSink(spec, total, options.sinkFactory));
+    sinks.push(...(options.extraSinks ?? []));
+    const m = models.bundle.manifest;
+    const running = runPipeline({
+      source,
+      stages,
+      sinks,
+      context: { modelName: m.name, modelVersion: m.version },
+      maxInFlight: t.maxInFlight,
+      sinkBatch: { maxSize: 16, maxWaitMs: 20 },
+      sinkRetry: { retries: 5, initialDelayMs: 100, maxDelayMs: 5000 },
+      ...(options.onDone ? { onDone: options.onDone } : {}),
+    });
+    const done = owned ? running.done.finally(() => models.dispose()) : running.done;
+    return { ...running, done, models, labels, sinks };
+  } catch (err) {
+    if (owned) await models.dispose();
+    throw err;
+  }
+}
