@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ConfigError } from '../errors.js';
 
@@ -12,18 +12,28 @@ export type SchemaName =
   | 'detections'
   | 'dead-letter'
   | 'labels-control'
-  | 'summary';
+  | 'summary'
+  | 'rle';
 
 const schemaDir = new URL('../../../schemas/', import.meta.url);
 // discriminator: oneOf branches chosen by their `kind` (clear errors, and defaults applied inside).
 const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, discriminator: true });
 const compiled = new Map<SchemaName, ValidateFunction>();
 
+let loaded = false;
+
 function validator(name: SchemaName): ValidateFunction {
   const known = compiled.get(name);
   if (known) return known;
-  const schema = JSON.parse(readFileSync(new URL(`${name}.schema.json`, schemaDir), 'utf8')) as object;
-  const v = ajv.compile(schema);
+  if (!loaded) {
+    // All schemas at once, so that $refs between them (envelope -> prompts) resolve.
+    for (const f of readdirSync(schemaDir).filter((n) => n.endsWith('.schema.json'))) {
+      ajv.addSchema(JSON.parse(readFileSync(new URL(f, schemaDir), 'utf8')) as object);
+    }
+    loaded = true;
+  }
+  const v = ajv.getSchema(`https://ogclip.dev/schemas/${name}.schema.json`);
+  if (!v) throw new Error(`schema ${name} is not in schemas/`);
   compiled.set(name, v);
   return v;
 }

@@ -87,6 +87,59 @@ def export_sam2(out: Path, real_size: bool) -> None:
                       opset_version=17, dynamo=False)
 
 
+class _SamExporterEncoder(nn.Module):
+    """The same model behind the `samexporter` encoder names (image -> high_res_feats_0/1, image_embed)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image):
+        e = self.model.get_image_embeddings(image)
+        return e[0], e[1], e[2]
+
+
+class _SamExporterDecoder(nn.Module):
+    """samexporter decoder I/O: float point labels (box corners as 2 and 3), mask_input and
+    has_mask_input, outputs masks [L,3,256,256] and iou_predictions [L,3]. The wrapped HF model
+    has no box-corner labels, so corners count as positive points here: the fixture tests the
+    adapter's contract, not the model's answers."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image_embed, high_res_feats_0, high_res_feats_1, point_coords, point_labels, mask_input, has_mask_input):
+        labels = torch.where(point_labels >= 2, torch.ones_like(point_labels), point_labels).to(torch.int64)
+        out = self.model(input_points=point_coords[None], input_labels=labels[None],
+                         image_embeddings=[high_res_feats_0, high_res_feats_1, image_embed], multimask_output=True)
+        # mask_input / has_mask_input stay graph inputs as in the real export (they add zero here).
+        zero = (mask_input.sum() + has_mask_input.sum()) * 0.0
+        return out.pred_masks[0] + zero, out.iou_scores[0]
+
+
+def export_samexporter(out: Path, real_size: bool) -> None:
+    from transformers import Sam2Model
+
+    torch.manual_seed(0)
+    model = Sam2Model(sam2_config(real_size)).eval()
+    out.mkdir(parents=True, exist_ok=True)
+    img = torch.randn(1, 3, 1024, 1024)
+    with torch.no_grad():
+        f0, f1, emb = _SamExporterEncoder(model)(img)
+    torch.onnx.export(_SamExporterEncoder(model), (img,), str(out / "encoder.onnx"), input_names=["image"],
+                      output_names=["high_res_feats_0", "high_res_feats_1", "image_embed"], opset_version=17, dynamo=False)
+    coords = torch.tensor([[[500.0, 400.0], [0.0, 0.0]], [[100.0, 100.0], [600.0, 500.0]]])  # [L=2,N=2,2]
+    labels = torch.tensor([[1.0, -1.0], [2.0, 3.0]])
+    torch.onnx.export(_SamExporterDecoder(model), (emb, f0, f1, coords, labels, torch.zeros(2, 1, 256, 256), torch.zeros(1)),
+                      str(out / "decoder.onnx"),
+                      input_names=["image_embed", "high_res_feats_0", "high_res_feats_1", "point_coords", "point_labels", "mask_input", "has_mask_input"],
+                      output_names=["masks", "iou_predictions"],
+                      dynamic_axes={"point_coords": {0: "prompts", 1: "points"}, "point_labels": {0: "prompts", 1: "points"},
+                                    "mask_input": {0: "prompts"}, "masks": {0: "prompts"}, "iou_predictions": {0: "prompts"}},
+                      opset_version=17, dynamo=False)
+
+
 class _Tower(nn.Module):
     def __init__(self, model, emb: str):
         super().__init__()
@@ -137,7 +190,7 @@ def main() -> None:
     ap.add_argument("--real-size", action="store_true")
     a = ap.parse_args()
     tag = "real-size" if a.real_size else "tiny"
-    for name, fn in (("sam2", export_sam2), ("clip", export_clip)):
+    for name, fn in (("sam2", export_sam2), ("clip", export_clip), ("sam2-samexporter", export_samexporter)):
         target = a.out / f"{name}-{tag}-random"
         shutil.rmtree(target, ignore_errors=True)
         fn(target, a.real_size)
