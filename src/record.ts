@@ -59,7 +59,8 @@ export interface FrameRecord {
   readonly timestamp: number; // capture time, ms since epoch
   readonly receivedAt: number; // when the source read it, ms since epoch (performance clock for staleness)
   readonly origin: FrameOrigin;
-  readonly payload: Uint8Array; // the original bytes, kept for the dead-letter output
+  readonly payload: Uint8Array; // the image bytes
+  readonly original?: Uint8Array; // the message as received, when the image was taken out of it (envelope)
   readonly contentType?: string;
   readonly prompts?: readonly Sam2Prompt[]; // from the message; absent: automatic masks
   readonly traceparent?: string;

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { registerDetect, registerEmbed } from './single-image-commands.js';
 import { registerEval } from './eval-command.js';
+import { registerKafka } from './kafka-commands.js';
 import { registerRun } from './run-command.js';
 
 /** `ogclip` command line: run a topology, embed or detect one image, evaluate on a dataset. */
@@ -12,6 +13,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerEmbed(program);
   registerDetect(program);
   registerEval(program);
+  registerKafka(program);
   await program.parseAsync([...argv]);
 }
 

@@ -111,7 +111,7 @@ export function deadLetterMessage(r: FrameRecord, ctx: SinkContext): DeadLetterM
     error: r.error!,
     origin: r.origin,
     ...(r.contentType ? { content_type: r.contentType } : {}),
-    payload_base64: Buffer.from(r.payload).toString('base64'),
+    payload_base64: Buffer.from(r.original ?? r.payload).toString('base64'),
     ...(r.headers ? { headers: { ...r.headers } } : {}),
     failed_at: new Date().toISOString(),
   };

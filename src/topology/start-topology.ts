@@ -21,14 +21,16 @@ import { fusionStage } from '../stages/fusion.js';
 import { projectionStage } from '../stages/projection.js';
 import { sam2Stage } from '../stages/sam2.js';
 import { similarityStage } from '../stages/similarity.js';
-import type { SinkSpec, SourceSpec, Topology } from './topology.js';
+import { kafkaSink } from '../sinks/kafka-sink.js';
+import { followLabelControl } from '../sources/label-control.js';
+import { kafkaSource } from '../sources/kafka-source.js';
+import { liveSource } from '../sources/live-source.js';
+import type { SinkSpec, Topology } from './topology.js';
 
 export interface StartOptions {
   /** Replaces the topology's source (tests, `ogclip embed`). */
   readonly source?: FrameSource;
-  /** Sink factories for kinds this module does not build itself (kafka). */
-  readonly sinkFactory?: (spec: SinkSpec) => Promise<Sink | undefined>;
-  readonly sourceFactory?: (spec: SourceSpec) => Promise<FrameSource | undefined>;
+  readonly log?: (line: string) => void;
   readonly models?: ModelSet; // already opened (the caller keeps ownership)
   readonly onDone?: (r: FrameRecord) => void;
   /** Sinks added to the topology's own (already built; closed with the run). */
@@ -81,7 +83,7 @@ export function buildStages(t: Topology, models: ModelSet, labels: LabelSet): Op
   return stages;
 }
 
-async function buildSink(spec: SinkSpec, total: number | undefined, extra: StartOptions['sinkFactory']): Promise<Sink> {
+async function buildSink(spec: SinkSpec, total: number | undefined): Promise<Sink> {
   switch (spec.kind) {
     case 'jsonl':
       return jsonlSink(spec.content, spec.path);
@@ -91,27 +93,34 @@ async function buildSink(spec: SinkSpec, total: number | undefined, extra: Start
       return summarySink(spec.path);
     case 'console':
       return consoleProgressSink(process.stderr, spec.everyMs, total);
-    case 'kafka': {
-      const s = await extra?.(spec);
-      if (!s) throw new ConfigError('kafka sinks need the Kafka module: run through `ogclip run`');
-      return s;
-    }
+    case 'kafka':
+      return kafkaSink(spec);
   }
 }
 
-async function buildSource(t: Topology, extra: StartOptions['sourceFactory']): Promise<FrameSource & { size?: number }> {
+function buildSource(t: Topology, log: (line: string) => void): Promise<FrameSource & { size?: number }> | FrameSource {
   const s = t.source;
   switch (s.kind) {
     case 'dataset':
       return datasetReplaySource(s);
     case 'directory':
       return directorySource(s);
-    case 'kafka': {
-      const src = await extra?.(s);
-      if (!src) throw new ConfigError('kafka sources need the Kafka module: run through `ogclip run`');
-      return src;
-    }
+    case 'kafka':
+      return kafkaSource({
+        ...s,
+        references: { referenceRoots: s.referenceRoots, allowHttp: s.allowHttpReferences, maxBytes: t.decode.maxBytes, httpTimeoutMs: 10_000 },
+        maxQueued: t.maxInFlight,
+        mode: t.mode,
+        stalenessMs: t.live.stalenessMs,
+        log,
+      });
   }
+}
+
+/** Brokers of the label control topic: the Kafka source's, else the first Kafka sink's. */
+function controlBrokers(t: Topology): string[] | undefined {
+  if (t.source.kind === 'kafka') return t.source.brokers;
+  return t.sinks.find((s) => s.kind === 'kafka')?.brokers;
 }
 
 /** Opens the bundle, builds the stages, source and sinks of a topology, and starts it. */
@@ -121,10 +130,19 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
   try {
     const labels = await LabelSet.create(models.clipText, t.labels.list ?? models.bundle.manifest.labels, t.labels.template);
     const stages = buildStages(t, models, labels);
-    const source = options.source ?? (await buildSource(t, options.sourceFactory));
+    const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+    let source = options.source ?? (await buildSource(t, log));
+    // Kafka does live mode itself (inside its fetch loop); other sources get the wrapper.
+    if (t.mode === 'live' && t.source.kind !== 'kafka' && !options.source) source = liveSource(source, t.live.stalenessMs);
+    let control: { close(): Promise<void> } | undefined;
+    if (t.labels.controlTopic) {
+      const brokers = controlBrokers(t);
+      if (!brokers) throw new ConfigError('labels.controlTopic needs Kafka brokers: use a kafka source or a kafka sink');
+      control = await followLabelControl({ brokers, topic: t.labels.controlTopic, labels, log });
+    }
     const total = (source as { size?: number }).size;
     const sinks: Sink[] = [];
-    for (const spec of t.sinks) sinks.push(await buildSink(spec, total, options.sinkFactory));
+    for (const spec of t.sinks) sinks.push(await buildSink(spec, total));
     sinks.push(...(options.extraSinks ?? []));
     const m = models.bundle.manifest;
     const running = runPipeline({
@@ -137,7 +155,10 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
       sinkRetry: { retries: 5, initialDelayMs: 100, maxDelayMs: 5000 },
       ...(options.onDone ? { onDone: options.onDone } : {}),
     });
-    const done = owned ? running.done.finally(() => models.dispose()) : running.done;
+    const done = running.done.finally(async () => {
+      await control?.close();
+      if (owned) await models.dispose();
+    });
     return { ...running, done, models, labels, sinks };
   } catch (err) {
     if (owned) await models.dispose();

@@ -1,0 +1,74 @@
+import { CompressionTypes, Kafka, logLevel, type Message, type Producer } from 'kafkajs';
+import { OgclipError } from '../errors.js';
+import { recordKey, type FrameRecord } from '../record.js';
+import { detectionsMessage, objectsMessage } from './messages.js';
+import type { Sink, SinkContext } from './sink.js';
+import type { JsonlContent } from './jsonl-sink.js';
+
+export interface KafkaSinkOptions {
+  readonly brokers: readonly string[];
+  readonly topic: string;
+  readonly content: JsonlContent; // objects | detections | dead-letters
+  readonly clientId: string;
+}
+
+/** Dead-letter headers: why the frame failed and where it came from. */
+export const DLQ_HEADERS = {
+  stage: 'ogclip-error-stage',
+  code: 'ogclip-error-code',
+  message: 'ogclip-error-message',
+  topic: 'ogclip-source-topic',
+  partition: 'ogclip-source-partition',
+  offset: 'ogclip-source-offset',
+  failedAt: 'ogclip-failed-at',
+} as const;
+
+function deadLetter(r: FrameRecord, ctx: SinkContext): Message {
+  const e = r.error!;
+  const headers: Record<string, string> = { ...(r.headers ?? {}) };
+  headers[DLQ_HEADERS.stage] = e.stage;
+  headers[DLQ_HEADERS.code] = e.code;
+  headers[DLQ_HEADERS.message] = e.message;
+  headers[DLQ_HEADERS.failedAt] = new Date().toISOString();
+  if (r.origin.kind === 'kafka') {
+    headers[DLQ_HEADERS.topic] = r.origin.topic;
+    headers[DLQ_HEADERS.partition] = String(r.origin.partition);
+    headers[DLQ_HEADERS.offset] = r.origin.offset;
+  }
+  // The original message, byte for byte, so it can be fixed and replayed.
+  return { key: recordKey(r, ctx.modelVersion), value: Buffer.from(r.original ?? r.payload), headers };
+}
+
+function output(r: FrameRecord, ctx: SinkContext, content: 'objects' | 'detections'): Message {
+  const body = content === 'objects' ? objectsMessage(r, ctx) : detectionsMessage(r, ctx);
+  return {
+    key: body.key, // stable: a replayed archive overwrites (compacted topics) instead of duplicating
+    value: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...(r.traceparent ? { traceparent: r.traceparent } : {}) },
+  };
+}
+
+/**
+ * Publishes objects, detections or dead letters. Idempotent producer, acks from all in-sync
+ * replicas; `write` resolves only once Kafka acknowledged, so offsets are committed after.
+ */
+export async function kafkaSink(o: KafkaSinkOptions): Promise<Sink> {
+  const kafka = new Kafka({ clientId: o.clientId, brokers: [...o.brokers], logLevel: logLevel.NOTHING, retry: { initialRetryTime: 300, retries: 10 } });
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+  await producer.connect();
+  return {
+    name: `kafka:${o.content}:${o.topic}`,
+    async write(records, ctx) {
+      const messages = records
+        .filter((r) => (o.content === 'dead-letters' ? !!r.error : !r.error))
+        .map((r) => (o.content === 'dead-letters' ? deadLetter(r, ctx) : output(r, ctx, o.content as 'objects' | 'detections')));
+      if (messages.length === 0) return;
+      try {
+        await producer.send({ topic: o.topic, acks: -1, compression: CompressionTypes.None, messages });
+      } catch (err) {
+        throw new OgclipError(`kafka sink ${o.topic}: ${(err as Error).message}`, { retriable: true, cause: err });
+      }
+    },
+    close: () => producer.disconnect(),
+  };
+}

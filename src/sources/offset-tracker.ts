@@ -1,0 +1,36 @@
+/**
+ * Per-partition bookkeeping for at-least-once commits. Offsets are tracked in increasing order
+ * when messages are taken, and marked done when every sink has their outputs (or, in live mode,
+ * when they are dropped on purpose). Everything below the lowest unfinished offset is done, so
+ * that is what may be committed; gaps in offsets (compaction, transaction markers) need nothing.
+ */
+export class OffsetTracker {
+  readonly #pending = new Set<bigint>();
+  #highest: bigint | undefined;
+  #committed: bigint | undefined;
+
+  track(offset: string): void {
+    const o = BigInt(offset);
+    this.#pending.add(o);
+    if (this.#highest === undefined || o > this.#highest) this.#highest = o;
+  }
+
+  done(offset: string): void {
+    this.#pending.delete(BigInt(offset));
+  }
+
+  get inFlight(): number {
+    return this.#pending.size;
+  }
+
+  /** The offset to commit now (Kafka's convention: the next one to read), if it moved. */
+  committable(): string | undefined {
+    if (this.#highest === undefined) return undefined;
+    let next = this.#highest + 1n;
+    for (const p of this.#pending) if (p < next) next = p;
+    if (this.#committed !== undefined && next <= this.#committed) return undefined;
+    if (this.#committed === undefined && this.#pending.has(next)) return undefined; // nothing finished yet
+    this.#committed = next;
+    return next.toString();
+  }
+}
