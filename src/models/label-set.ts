@@ -12,6 +12,7 @@ export class LabelSet {
   #embeddings: Float32Array[] = [];
   #version = 0;
   readonly #cache = new Map<string, Float32Array>();
+  #waiters: (() => void)[] = [];
 
   private constructor(
     private readonly text: ClipText,
@@ -47,5 +48,13 @@ export class LabelSet {
     this.#labels = clean;
     this.#embeddings = clean.map((l) => this.#cache.get(l)!);
     this.#version++;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+
+  /** Resolves at the next replace(). */
+  changed(): Promise<void> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
   }
 }

@@ -71,6 +71,7 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
       if (offsets.length === 0) return;
       try {
         await consumer.commitOffsets(offsets);
+        for (const c of offsets) trackers.get(c.partition)?.committed(c.offset);
         stats.committed += offsets.length;
       } catch (err) {
         // A commit lost to a rebalance only means those frames are read again: at-least-once.

@@ -7,12 +7,14 @@
 export class OffsetTracker {
   readonly #pending = new Set<bigint>();
   #highest: bigint | undefined;
+  #lowest: bigint | undefined;
   #committed: bigint | undefined;
 
   track(offset: string): void {
     const o = BigInt(offset);
     this.#pending.add(o);
     if (this.#highest === undefined || o > this.#highest) this.#highest = o;
+    if (this.#lowest === undefined || o < this.#lowest) this.#lowest = o;
   }
 
   done(offset: string): void {
@@ -29,8 +31,13 @@ export class OffsetTracker {
     let next = this.#highest + 1n;
     for (const p of this.#pending) if (p < next) next = p;
     if (this.#committed !== undefined && next <= this.#committed) return undefined;
-    if (this.#committed === undefined && this.#pending.has(next)) return undefined; // nothing finished yet
-    this.#committed = next;
+    if (this.#committed === undefined && next === this.#lowest) return undefined; // nothing finished yet
     return next.toString();
+  }
+
+  /** Kafka accepted a commit of `offset`; a failed commit is simply offered again next time. */
+  committed(offset: string): void {
+    const o = BigInt(offset);
+    if (this.#committed === undefined || o > this.#committed) this.#committed = o;
   }
 }

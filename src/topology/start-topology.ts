@@ -38,6 +38,7 @@ export interface StartOptions {
 }
 
 export interface StartedTopology extends RunningPipeline {
+  readonly source: FrameSource;
   readonly models: ModelSet;
   readonly labels: LabelSet;
   readonly sinks: readonly Sink[];
@@ -159,7 +160,7 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
       await control?.close();
       if (owned) await models.dispose();
     });
-    return { ...running, done, models, labels, sinks };
+    return { ...running, done, source, models, labels, sinks };
   } catch (err) {
     if (owned) await models.dispose();
     throw err;

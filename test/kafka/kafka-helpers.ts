@@ -1,0 +1,124 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { Kafka, logLevel, type Admin, type IHeaders } from 'kafkajs';
+import { readDataset } from '../../src/sources/dataset-replay-source.js';
+import { HEADERS } from '../../src/sources/kafka-message.js';
+import { interiorPoint } from '../../src/masks/interior-point.js';
+import { SHAPES_VAL } from '../helpers/paths.js';
+
+export function kafka(brokers: string[]): Kafka {
+  return new Kafka({ clientId: `test-${randomUUID().slice(0, 8)}`, brokers, logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 200 } });
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+export async function createTopics(brokers: string[], names: string[], partitions = 1): Promise<void> {
+  const admin: Admin = kafka(brokers).admin();
+  await admin.connect();
+  try {
+    await admin.createTopics({ waitForLeaders: true, topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '16777216' }] })) });
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export interface TestFrame {
+  readonly frameId: string;
+  readonly value: Buffer;
+  readonly headers: IHeaders;
+  readonly key: string;
+}
+
+/**
+ * The first n frames of the validation split as Kafka messages, tagged with frame ids. With
+ * `prompted`, each carries one click per ground-truth object (cheap to run: no point grid).
+ */
+export async function datasetFrames(n: number, options: { prompted?: boolean; streams?: number } = {}): Promise<TestFrame[]> {
+  const entries = (await readDataset(SHAPES_VAL)).slice(0, n);
+  return Promise.all(
+    entries.map(async (e, i) => {
+      const stream = `cam-${i % (options.streams ?? 1)}`;
+      const headers: IHeaders = {
+        [HEADERS.contentType]: 'image/jpeg',
+        [HEADERS.frameId]: `f${e.index}`,
+        [HEADERS.streamId]: stream,
+      };
+      if (options.prompted) {
+        const prompts = e.truth.filter((t) => t.mask).map((t) => ({ points: [interiorPoint(t.mask!)!], labels: [1] }));
+        headers[HEADERS.prompts] = JSON.stringify(prompts);
+      }
+      return { frameId: `f${e.index}`, value: await readFile(e.imagePath), headers, key: stream };
+    }),
+  );
+}
+
+export async function produce(brokers: string[], topic: string, frames: readonly { value: Buffer | string | null; headers?: IHeaders; key?: string }[]): Promise<void> {
+  const producer = kafka(brokers).producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    for (let i = 0; i < frames.length; i += 50) {
+      await producer.send({ topic, acks: -1, messages: frames.slice(i, i + 50).map((f) => ({ value: f.value, headers: f.headers ?? {}, ...(f.key ? { key: f.key } : {}) })) });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+export interface Collected {
+  value: Buffer;
+  headers: Record<string, string>;
+  key: string;
+}
+
+/**
+ * Reads a topic from the beginning until `until` says enough, or the deadline passes (bounded:
+ * the test then fails on its own assertions with what arrived).
+ */
+export async function collect(brokers: string[], topic: string, until: (all: Collected[]) => boolean, timeoutMs: number): Promise<Collected[]> {
+  const consumer = kafka(brokers).consumer({ groupId: uniqueName('collect') });
+  const all: Collected[] = [];
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  try {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = String(Array.isArray(v) ? v[0] : v);
+          all.push({ value: message.value ?? Buffer.alloc(0), headers, key: message.key?.toString() ?? '' });
+          if (until(all)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return all;
+}
+
+/** Frame ids in objects/detections messages (JSON values). */
+export function frameIds(messages: readonly Collected[]): string[] {
+  return messages.map((m) => (JSON.parse(m.value.toString()) as { frame_id: string }).frame_id);
+}
+
+/** Committed offsets of a group summed over partitions, and the topic's end offsets. */
+export async function groupProgress(brokers: string[], groupId: string, topic: string): Promise<{ committed: number; end: number }> {
+  const admin = kafka(brokers).admin();
+  await admin.connect();
+  try {
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    const ends = await admin.fetchTopicOffsets(topic);
+    return {
+      committed: (offsets?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0),
+      end: ends.reduce((s, p) => s + Number(p.high), 0),
+    };
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,30 @@
+import test from 'ava';
+import type { FrameRecord } from '../../src/record.js';
+import { startTopology } from '../../src/topology/start-topology.js';
+import { sharedBrokers } from './broker.js';
+import { collect, createTopics, datasetFrames, frameIds, produce, uniqueName } from './kafka-helpers.js';
+import { kafkaTopology } from './topology.js';
+
+test('a second consumer joins mid-stream: partitions move, nothing is lost', async (t) => {
+  const { brokers, release } = await sharedBrokers();
+  t.teardown(release);
+  const [input, detections, dlq] = [uniqueName('in'), uniqueName('det'), uniqueName('dlq')];
+  const groupId = uniqueName('g');
+  await createTopics(brokers, [input, detections, dlq], 4);
+  const frames = await datasetFrames(120, { prompted: true, streams: 8 });
+  await produce(brokers, input, frames);
+  const topo = kafkaTopology({ brokers, input, groupId, detections, deadLetters: dlq });
+  const doneBy = { a: 0, b: 0 };
+  const a = await startTopology(topo, { log: (l) => t.log(`a: ${l}`), onDone: (_r: FrameRecord) => void doneBy.a++ });
+  await collect(brokers, detections, (all) => all.length >= 10, 120_000);
+  const b = await startTopology(topo, { log: (l) => t.log(`b: ${l}`), onDone: () => void doneBy.b++ });
+  const want = new Set(frames.map((f) => f.frameId));
+  const outs = await collect(brokers, detections, (all) => new Set(frameIds(all)).size >= want.size, 180_000);
+  a.stop();
+  b.stop();
+  await Promise.all([a.done, b.done]);
+  const ids = frameIds(outs);
+  t.deepEqual([...want].filter((id) => !ids.includes(id)), []);
+  t.true(doneBy.a > 0 && doneBy.b > 0, `both consumers processed frames (a ${doneBy.a}, b ${doneBy.b})`);
+  t.log(`a ${doneBy.a}, b ${doneBy.b}, duplicates ${ids.length - new Set(ids).size}`);
+});
