@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadTopology } from '../topology/load-topology.js';
+import { startTelemetry } from '../telemetry/start-telemetry.js';
 import { startTopology } from '../topology/start-topology.js';
 
 export function registerRun(program: Command): void {
@@ -13,7 +14,12 @@ export function registerRun(program: Command): void {
         if (opts.limit !== undefined && t.source.kind === 'dataset') t.source.limit = opts.limit;
       });
       process.stderr.write(`ogclip: running ${topology.name} with ${topology.bundle}\n`);
-      const running = await startTopology(topology);
+      const telemetry = await startTelemetry({ serviceName: `ogclip-${topology.name}`, ...topology.telemetry });
+      const running = await startTopology(topology).catch(async (err: unknown) => {
+        await telemetry.shutdown();
+        throw err;
+      });
+      telemetry.setReady(true);
       const stop = () => {
         process.stderr.write('ogclip: stopping: finishing frames in flight\n');
         running.stop();
@@ -22,9 +28,13 @@ export function registerRun(program: Command): void {
       process.once('SIGTERM', stop);
       try {
         await running.done;
+      } catch (err) {
+        telemetry.setFailed((err as Error).message);
+        throw err;
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
+        await telemetry.shutdown();
       }
     });
 }

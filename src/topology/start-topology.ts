@@ -25,6 +25,7 @@ import { kafkaSink } from '../sinks/kafka-sink.js';
 import { followLabelControl } from '../sources/label-control.js';
 import { kafkaSource } from '../sources/kafka-source.js';
 import { liveSource } from '../sources/live-source.js';
+import { PipelineMetrics } from '../telemetry/pipeline-metrics.js';
 import type { SinkSpec, Topology } from './topology.js';
 
 export interface StartOptions {
@@ -99,7 +100,7 @@ async function buildSink(spec: SinkSpec, total: number | undefined): Promise<Sin
   }
 }
 
-function buildSource(t: Topology, log: (line: string) => void): Promise<FrameSource & { size?: number }> | FrameSource {
+function buildSource(t: Topology, log: (line: string) => void, metrics: PipelineMetrics): Promise<FrameSource & { size?: number }> | FrameSource {
   const s = t.source;
   switch (s.kind) {
     case 'dataset':
@@ -113,6 +114,7 @@ function buildSource(t: Topology, log: (line: string) => void): Promise<FrameSou
         maxQueued: t.maxInFlight,
         mode: t.mode,
         stalenessMs: t.live.stalenessMs,
+        onDrop: (_r, why) => metrics.dropped(why),
         log,
       });
   }
@@ -132,9 +134,10 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
     const labels = await LabelSet.create(models.clipText, t.labels.list ?? models.bundle.manifest.labels, t.labels.template);
     const stages = buildStages(t, models, labels);
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-    let source = options.source ?? (await buildSource(t, log));
+    const metrics = new PipelineMetrics();
+    let source = options.source ?? (await buildSource(t, log, metrics));
     // Kafka does live mode itself (inside its fetch loop); other sources get the wrapper.
-    if (t.mode === 'live' && t.source.kind !== 'kafka' && !options.source) source = liveSource(source, t.live.stalenessMs);
+    if (t.mode === 'live' && t.source.kind !== 'kafka' && !options.source) source = liveSource(source, t.live.stalenessMs, (_r, why) => metrics.dropped(why));
     let control: { close(): Promise<void> } | undefined;
     if (t.labels.controlTopic) {
       const brokers = controlBrokers(t);
@@ -154,8 +157,12 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
       maxInFlight: t.maxInFlight,
       sinkBatch: { maxSize: 16, maxWaitMs: 20 },
       sinkRetry: { retries: 5, initialDelayMs: 100, maxDelayMs: 5000 },
-      ...(options.onDone ? { onDone: options.onDone } : {}),
+      onDone: (r) => {
+        metrics.frameDone(r);
+        options.onDone?.(r);
+      },
     });
+    metrics.observe(() => running.gate.inFlight, () => (source as { stats?: { lag: Record<string, number> } }).stats?.lag ?? {});
     const done = running.done.finally(async () => {
       await control?.close();
       if (owned) await models.dispose();
