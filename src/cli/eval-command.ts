@@ -1,5 +1,108 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { retrievalScores } from '../eval/retrieval.js';
+import { interiorPoint } from '../masks/interior-point.js';
+import { readBundle } from '../models/bundle.js';
+import { openModelSet, type ModelSet } from '../models/model-set.js';
+import type { FrameRecord } from '../record.js';
+import { collectSink } from '../sinks/collect-sink.js';
+import { summarySink, type RunSummary } from '../sinks/summary-sink.js';
+import { datasetReplaySource } from '../sources/dataset-replay-source.js';
+import { l2normalise } from '../tensor/vector.js';
+import { defaultTopology } from '../topology/default-topology.js';
+import { loadTopology } from '../topology/load-topology.js';
+import { sessionOptionsOf, startTopology } from '../topology/start-topology.js';
+import type { Topology } from '../topology/topology.js';
+import { DEFAULT_BUNDLE } from './single-image-commands.js';
+
+interface EvalOptions {
+  bundle: string;
+  topology?: string;
+  limit: number;
+  out?: string;
+}
+
+/** Object embeddings of every ground-truth object, each prompted by one click at its deepest point. */
+async function promptedRun(t: Topology, models: ModelSet, dataset: string, limit: number, embedder: Topology['embedder']): Promise<FrameRecord[]> {
+  const sink = collectSink();
+  const source = await datasetReplaySource({
+    path: dataset, fps: 0, streamId: 'eval', limit, loops: 1,
+    promptsFor: (e) => e.truth.map((g) => ({ points: [interiorPoint(g.mask!)!], labels: [1 as const] })),
+  });
+  const run = await startTopology({ ...t, embedder, sam2: { ...t.sam2, mode: 'prompted' }, sinks: [] }, { source, models, extraSinks: [sink], log: () => {} });
+  await run.done;
+  return sink.records;
+}
 
 export function registerEval(program: Command): void {
-  program.command('eval').description('object retrieval R@K and detection precision/recall on a dataset').argument('<dataset>');
+  program
+    .command('eval')
+    .description('object retrieval R@K (object-guided vs masked-crop CLIP vs plain CLIP) and detection precision/recall, through this pipeline')
+    .argument('<dataset>', 'dataset folder with dataset.json (bbox, description and mask per object)')
+    .option('--bundle <dir>', 'model bundle folder', DEFAULT_BUNDLE)
+    .option('--topology <yaml>', 'take sam2/similarity settings from this topology (detection part)')
+    .option('--limit <n>', 'first n frames only (0: all)', (v) => Number.parseInt(v, 10), 0)
+    .option('--out <json>', 'write the report here as well')
+    .action(async (dataset: string, o: EvalOptions) => {
+      const t = o.topology ? await loadTopology(o.topology) : defaultTopology(resolve(o.bundle));
+      const models = await openModelSet(await readBundle(o.topology ? t.bundle : resolve(o.bundle)), sessionOptionsOf(t));
+      try {
+        const labels = models.bundle.manifest.labels;
+        const texts = (await models.clipText.embed(labels)).map(l2normalise);
+        const index = new Map(labels.map((l, i) => [l, i]));
+        const retrieval: Record<string, ReturnType<typeof retrievalScores>> = {};
+        const embedders: Topology['embedder'][] = models.head ? ['object-guided', 'crop'] : ['crop'];
+        let plain: Float32Array[] = [];
+        let truthLabels: number[] = [];
+        for (const embedder of embedders) {
+          const records = await promptedRun(t, models, resolve(dataset), o.limit, embedder);
+          const objs: Float32Array[] = [];
+          truthLabels = [];
+          const frames: FrameRecord[] = [];
+          for (const r of records) {
+            if (r.error || !r.objects || !r.groundTruth) continue;
+            r.objects.forEach((obj, i) => {
+              const label = index.get(r.groundTruth![i]!.description);
+              if (label === undefined || !obj.embedding) return;
+              objs.push(obj.embedding);
+              truthLabels.push(label);
+            });
+            frames.push(r);
+          }
+          retrieval[embedder === 'crop' ? 'crop_clip' : 'object_guided'] = retrievalScores(objs, truthLabels, texts);
+          if (embedder === 'crop') {
+            // Plain CLIP: the whole frame's embedding stands for each of its objects.
+            plain = [];
+            for (const r of records) {
+              if (r.error || !r.image || !r.objects) continue;
+              const [v] = await models.clipVision.embed([r.image.clipInput]);
+              for (const obj of r.objects) if (obj.embedding) plain.push(l2normalise(v!.embeds));
+            }
+          }
+        }
+        retrieval.plain_clip = retrievalScores(plain, truthLabels, texts);
+        const summary = summarySink('/dev/null');
+        const sink = await summary;
+        const source = await datasetReplaySource({ path: resolve(dataset), fps: 0, streamId: 'eval', limit: o.limit, loops: 1 });
+        const run = await startTopology({ ...t, sinks: [] }, { source, models, extraSinks: [sink], log: () => {} });
+        await run.done;
+        const det: RunSummary = sink.summary();
+        const report = {
+          dataset: resolve(dataset),
+          bundle: models.modelVersion,
+          protocol: 'retrieval: one click per ground-truth object at its deepest point (as training/ogclip_factory/evaluate.py); detection: automatic masks, correct = mask IoU >= 0.5 with a ground-truth object and its label',
+          retrieval,
+          detection: { precision: det.precision, recall: det.recall, frames: det.frames, detections: det.detections, frames_per_second: det.frames_per_second, sam2: t.sam2, similarity: t.similarity },
+        };
+        const text = JSON.stringify(report, null, 2);
+        process.stdout.write(text + '\n');
+        if (o.out) {
+          await mkdir(dirname(resolve(o.out)), { recursive: true });
+          await writeFile(o.out, text + '\n');
+        }
+      } finally {
+        await models.dispose();
+      }
+    });
 }

@@ -17,7 +17,7 @@ export type SchemaName =
 
 const schemaDir = new URL('../../../schemas/', import.meta.url);
 // discriminator: oneOf branches chosen by their `kind` (clear errors, and defaults applied inside).
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, discriminator: true });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, discriminator: true, verbose: true });
 const compiled = new Map<SchemaName, ValidateFunction>();
 
 let loaded = false;
@@ -47,6 +47,14 @@ export function describeErrors(errors: readonly ErrorObject[] | null | undefined
         return `${where}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
       case 'additionalProperties':
         return `${where}: unknown key "${(e.params as { additionalProperty: string }).additionalProperty}" (check its spelling)`;
+      case 'discriminator': {
+        // Name the allowed kinds instead of ajv's "value of tag ... must be in oneOf".
+        const p = e.params as { tag: string; tagValue: unknown };
+        const kinds = ((e.parentSchema as { oneOf?: { properties?: Record<string, { const?: unknown }> }[] })?.oneOf ?? [])
+          .map((b) => b.properties?.[p.tag]?.const)
+          .filter((k) => k !== undefined);
+        return `${where}.${p.tag}: ${JSON.stringify(p.tagValue)} is not one of ${kinds.map((k) => JSON.stringify(k)).join(', ')}`;
+      }
       case 'required':
         return `${where}: missing required key "${(e.params as { missingProperty: string }).missingProperty}"`;
       default:
