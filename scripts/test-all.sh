@@ -12,7 +12,7 @@ npm run -s build || exit 1
 
 echo "== model factory (pytest)"
 py=$(scripts/python-env.sh) || exit 1
-(cd training && "$py/bin/python" -m pytest -q -p no:cacheprovider) 2>&1 | tee "$log/pytest.txt"
+(cd training && "$py/bin/python" -m pytest -p no:cacheprovider) 2>&1 | tee "$log/pytest.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 echo "== Kafka broker for the integration tests"

@@ -17,7 +17,8 @@ export type SchemaName =
 
 const schemaDir = new URL('../../../schemas/', import.meta.url);
 // discriminator: oneOf branches chosen by their `kind` (clear errors, and defaults applied inside).
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, discriminator: true, verbose: true });
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, discriminator: true, verbose: true,
+  formats: { 'date-time': /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/ } });
 const compiled = new Map<SchemaName, ValidateFunction>();
 
 let loaded = false;

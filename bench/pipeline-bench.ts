@@ -1,0 +1,152 @@
+// Pipeline speed beside the raw onnxruntime session times, measured in the same run.
+//   npm run bench                     (embedded default bundle, demo topology)
+//   node dist/bench/pipeline-bench.js --bundle bench/models/public-real-size --frames 4 --points-per-side 4
+// Writes bench/results/<bundle name>.json and prints a markdown table.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { readBundle } from '../src/models/bundle.js';
+import { openModelSet, type ModelSet } from '../src/models/model-set.js';
+import type { FrameRecord } from '../src/record.js';
+import { collectSink } from '../src/sinks/collect-sink.js';
+import { datasetReplaySource } from '../src/sources/dataset-replay-source.js';
+import { memorySource } from '../src/sources/memory-source.js';
+import { defaultTopology } from '../src/topology/default-topology.js';
+import { loadTopology } from '../src/topology/load-topology.js';
+import { startTopology } from '../src/topology/start-topology.js';
+import type { Topology } from '../src/topology/topology.js';
+
+const { values: args } = parseArgs({
+  options: {
+    bundle: { type: 'string' },
+    topology: { type: 'string', default: 'topologies/demo.yaml' },
+    dataset: { type: 'string', default: 'datasets/shapes-val' },
+    frames: { type: 'string', default: '100' },
+    'points-per-side': { type: 'string' },
+    repeats: { type: 'string', default: '5' },
+    out: { type: 'string' },
+  },
+});
+const frames = Number(args.frames);
+const repeats = Number(args.repeats);
+let topo: Topology = await loadTopology(args.topology!);
+if (args.bundle) topo = { ...topo, bundle: resolve(args.bundle) };
+if (args['points-per-side']) topo = { ...topo, sam2: { ...topo.sam2, pointsPerSide: Number(args['points-per-side']) } };
+const bundle = await readBundle(topo.bundle);
+const m = bundle.manifest;
+
+/** Mean ms of `repeats` runs after one warm-up run (first runs at a new shape are slow). */
+async function time(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<number> {
+  await session.run(feeds);
+  const t0 = performance.now();
+  for (let i = 0; i < repeats; i++) await session.run(feeds);
+  return (performance.now() - t0) / repeats;
+}
+
+const f32 = (dims: number[], fill = 0.1) => new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(fill), dims);
+const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: topo.runtime.intraOpNumThreads, interOpNumThreads: topo.runtime.interOpNumThreads, graphOptimizationLevel: topo.runtime.graphOptimizationLevel };
+const open = (rel: string) => ort.InferenceSession.create(bundle.file(rel), opts);
+
+// Raw onnxruntime sessions, in this process, no pipeline around them.
+const raw: Record<string, number> = {};
+const s = m.sam2.input_size;
+const grid = topo.sam2.pointsPerSide ** 2;
+const perCall = Math.min(grid, topo.sam2.pointsPerBatch);
+{
+  const enc = await open(m.sam2.encoder);
+  const inName = enc.inputNames[0]!;
+  raw.sam2_encoder = await time(enc, { [inName]: f32([1, 3, s, s]) });
+  const embOut = await enc.run({ [inName]: f32([1, 3, s, s]) });
+  const dec = await open(m.sam2.decoder);
+  const decode = async (p: number) => {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of dec.inputNames) {
+      if (name === 'input_points') feeds[name] = f32([1, p, 1, 2], s / 2);
+      else if (name === 'input_labels') feeds[name] = new ort.Tensor('int64', new BigInt64Array(p).fill(1n), [1, p, 1]);
+      else if (name === 'input_boxes') feeds[name] = f32([1, 0, 4]);
+      else feeds[name] = embOut[name]!;
+    }
+    return time(dec, feeds);
+  };
+  raw.sam2_decoder_1_prompt = await decode(1);
+  raw[`sam2_decoder_${perCall}_prompts`] = await decode(perCall);
+  const vision = await open(m.clip.vision);
+  raw.clip_vision_batch_1 = await time(vision, { pixel_values: f32([1, 3, m.clip.image_size, m.clip.image_size]) });
+  raw.clip_vision_batch_8 = await time(vision, { pixel_values: f32([8, 3, m.clip.image_size, m.clip.image_size]) });
+  if (m.head) {
+    const h = m.head;
+    const ob = await open(h.object_branch);
+    const mb = await open(h.mask_branch);
+    const fu = await open(h.fusion);
+    const pr = await open(h.projection);
+    const o = await ob.run({ object_pixels: f32([8, 3, h.object_size, h.object_size]) });
+    const k = await mb.run({ object_mask: f32([8, 1, h.mask_size, h.mask_size]) });
+    const v = await vision.run({ pixel_values: f32([1, 3, m.clip.image_size, m.clip.image_size]) });
+    const [, tokens, dim] = v.last_hidden_state!.dims as number[];
+    const clipDim = dim! + v.image_embeds!.dims[1]!;
+    void tokens;
+    const fused = await fu.run({ object_features: o.object_features!, mask_features: k.mask_features!, clip_features: f32([8, clipDim]) });
+    raw.head_8_objects =
+      (await time(ob, { object_pixels: f32([8, 3, h.object_size, h.object_size]) })) +
+      (await time(mb, { object_mask: f32([8, 1, h.mask_size, h.mask_size]) })) +
+      (await time(fu, { object_features: o.object_features!, mask_features: k.mask_features!, clip_features: f32([8, clipDim]) })) +
+      (await time(pr, { fused: fused.fused! }));
+  }
+}
+
+const models: ModelSet = await openModelSet(bundle);
+// Pipeline throughput on the topology (automatic masks), same models, same machine.
+const sink = collectSink();
+const source = await datasetReplaySource({ path: resolve(args.dataset!), fps: 0, streamId: 'bench', limit: frames, loops: Math.ceil(frames / 300) });
+const t0 = performance.now();
+const run = await startTopology({ ...topo, sinks: [] }, { source, models, extraSinks: [sink], log: () => {} });
+await run.done;
+const seconds = (performance.now() - t0) / 1000;
+const objectsPerFrame = sink.records.reduce((a, r) => a + (r.objects?.length ?? 0), 0) / Math.max(sink.records.length, 1);
+const rawPerFrame =
+  raw.sam2_encoder! + Math.ceil(grid / perCall) * raw[`sam2_decoder_${perCall}_prompts`]! + raw.clip_vision_batch_1! + (raw.head_8_objects ?? raw.clip_vision_batch_8!) * (objectsPerFrame / 8);
+const pipelineMsPerFrame = (seconds * 1000) / sink.records.length;
+
+// Latency against objects per frame: one frame, N clicks, object-guided head vs masked-crop CLIP.
+const payload = sink.records[0]!.payload;
+const scaling: Record<string, Record<string, number>> = {};
+for (const embedder of (m.head ? ['object-guided', 'crop'] : ['crop']) as Topology['embedder'][]) {
+  scaling[embedder] = {};
+  for (const n of [1, 8, 32]) {
+    const side = Math.ceil(Math.sqrt(n));
+    const w = sink.records[0]!.image?.rgb.width ?? s;
+    const h = sink.records[0]!.image?.rgb.height ?? s;
+    const prompts = Array.from({ length: n }, (_, i) => ({ points: [[((i % side) + 0.5) * (w / side), (Math.floor(i / side) + 0.5) * (h / side)] as [number, number]], labels: [1 as const] }));
+    const recs: FrameRecord[] = Array.from({ length: 4 }, (_, i) => ({ streamId: 'scale', frameId: String(i), timestamp: 0, receivedAt: 0, origin: { kind: 'memory' as const }, payload, prompts, timings: {} }));
+    const c = collectSink();
+    const t1 = performance.now();
+    const r = await startTopology(defaultTopology(topo.bundle, { embedder, sam2: { mode: 'prompted' }, batching: { maxSize: 1, maxWaitMs: 0 } }), { source: memorySource(recs), models, extraSinks: [c], log: () => {} });
+    await r.done;
+    scaling[embedder]![`${n}_objects_ms_per_frame`] = Number(((performance.now() - t1) / recs.length).toFixed(1));
+  }
+}
+await models.dispose();
+
+const result = {
+  bundle: `${m.name}@${m.version}`,
+  command: `node dist/bench/pipeline-bench.js ${process.argv.slice(2).join(' ')}`.trim(),
+  date: new Date().toISOString(),
+  machine: `${(await import('node:os')).cpus().length} CPU cores, onnxruntime-node ${ort.env.versions.node}`,
+  topology: { name: topo.name, pointsPerSide: topo.sam2.pointsPerSide, embedder: topo.embedder },
+  raw_session_ms: Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v.toFixed(2))])),
+  pipeline: {
+    frames: sink.records.length,
+    seconds: Number(seconds.toFixed(2)),
+    frames_per_second: Number((sink.records.length / seconds).toFixed(3)),
+    ms_per_frame: Number(pipelineMsPerFrame.toFixed(1)),
+    objects_per_frame: Number(objectsPerFrame.toFixed(2)),
+    raw_model_ms_per_frame: Number(rawPerFrame.toFixed(1)),
+    overhead_vs_raw: Number((pipelineMsPerFrame / rawPerFrame - 1).toFixed(3)),
+  },
+  objects_per_frame_scaling: scaling,
+};
+const out = args.out ?? `bench/results/${m.name}.json`;
+await mkdir(resolve(out, '..'), { recursive: true });
+await writeFile(out, JSON.stringify(result, null, 2) + '\n');
+process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
