@@ -45,7 +45,11 @@ async function time(session: ort.InferenceSession, feeds: Record<string, ort.Ten
 }
 
 const f32 = (dims: number[], fill = 0.1) => new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(fill), dims);
-const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: topo.runtime.intraOpNumThreads, interOpNumThreads: topo.runtime.interOpNumThreads, graphOptimizationLevel: topo.runtime.graphOptimizationLevel };
+const opts: ort.InferenceSession.SessionOptions = {
+  intraOpNumThreads: topo.runtime.intraOpNumThreads,
+  interOpNumThreads: topo.runtime.interOpNumThreads,
+  graphOptimizationLevel: topo.runtime.graphOptimizationLevel,
+};
 const open = (rel: string) => ort.InferenceSession.create(bundle.file(rel), opts);
 
 // Raw onnxruntime sessions, in this process, no pipeline around them.
@@ -98,14 +102,23 @@ const perCall = Math.min(grid, topo.sam2.pointsPerBatch);
 const models: ModelSet = await openModelSet(bundle);
 // Pipeline throughput on the topology (automatic masks), same models, same machine.
 const sink = collectSink();
-const source = await datasetReplaySource({ path: resolve(args.dataset!), fps: 0, streamId: 'bench', limit: frames, loops: Math.ceil(frames / 300) });
+const source = await datasetReplaySource({
+  path: resolve(args.dataset!),
+  fps: 0,
+  streamId: 'bench',
+  limit: frames,
+  loops: Math.ceil(frames / 300),
+});
 const t0 = performance.now();
 const run = await startTopology({ ...topo, sinks: [] }, { source, models, extraSinks: [sink], log: () => {} });
 await run.done;
 const seconds = (performance.now() - t0) / 1000;
 const objectsPerFrame = sink.records.reduce((a, r) => a + (r.objects?.length ?? 0), 0) / Math.max(sink.records.length, 1);
 const rawPerFrame =
-  raw.sam2_encoder! + Math.ceil(grid / perCall) * raw[`sam2_decoder_${perCall}_prompts`]! + raw.clip_vision_batch_1! + (raw.head_8_objects ?? raw.clip_vision_batch_8!) * (objectsPerFrame / 8);
+  raw.sam2_encoder! +
+  Math.ceil(grid / perCall) * raw[`sam2_decoder_${perCall}_prompts`]! +
+  raw.clip_vision_batch_1! +
+  (raw.head_8_objects ?? raw.clip_vision_batch_8!) * (objectsPerFrame / 8);
 const pipelineMsPerFrame = (seconds * 1000) / sink.records.length;
 
 // Latency against objects per frame: one frame, N clicks, object-guided head vs masked-crop CLIP.
@@ -117,11 +130,26 @@ for (const embedder of (m.head ? ['object-guided', 'crop'] : ['crop']) as Topolo
     const side = Math.ceil(Math.sqrt(n));
     const w = sink.records[0]!.image?.rgb.width ?? s;
     const h = sink.records[0]!.image?.rgb.height ?? s;
-    const prompts = Array.from({ length: n }, (_, i) => ({ points: [[((i % side) + 0.5) * (w / side), (Math.floor(i / side) + 0.5) * (h / side)] as [number, number]], labels: [1 as const] }));
-    const recs: FrameRecord[] = Array.from({ length: 4 }, (_, i) => ({ streamId: 'scale', frameId: String(i), timestamp: 0, receivedAt: 0, origin: { kind: 'memory' as const }, payload, prompts, timings: {} }));
+    const prompts = Array.from({ length: n }, (_, i) => ({
+      points: [[((i % side) + 0.5) * (w / side), (Math.floor(i / side) + 0.5) * (h / side)] as [number, number]],
+      labels: [1 as const],
+    }));
+    const recs: FrameRecord[] = Array.from({ length: 4 }, (_, i) => ({
+      streamId: 'scale',
+      frameId: String(i),
+      timestamp: 0,
+      receivedAt: 0,
+      origin: { kind: 'memory' as const },
+      payload,
+      prompts,
+      timings: {},
+    }));
     const c = collectSink();
     const t1 = performance.now();
-    const r = await startTopology(defaultTopology(topo.bundle, { embedder, sam2: { mode: 'prompted' }, batching: { maxSize: 1, maxWaitMs: 0 } }), { source: memorySource(recs), models, extraSinks: [c], log: () => {} });
+    const r = await startTopology(
+      defaultTopology(topo.bundle, { embedder, sam2: { mode: 'prompted' }, batching: { maxSize: 1, maxWaitMs: 0 } }),
+      { source: memorySource(recs), models, extraSinks: [c], log: () => {} },
+    );
     await r.done;
     scaling[embedder]![`${n}_objects_ms_per_frame`] = Number(((performance.now() - t1) / recs.length).toFixed(1));
   }

@@ -8,6 +8,7 @@ cd "$root"
 log=$(mktemp -d)
 status=0
 
+npm run -s lint || exit 1
 npm run -s build || exit 1
 
 echo "== model factory (pytest)"

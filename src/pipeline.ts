@@ -1,4 +1,4 @@
-import { concatMap, type OperatorFunction, type Subscription } from 'rxjs';
+import { concatMap, type OperatorFunction } from 'rxjs';
 import { ConfigError } from './errors.js';
 import { batchBySizeAndTime, type BatchOptions } from './operators/batch-by-size-and-time.js';
 import { fromGated } from './operators/from-gated.js';
@@ -37,11 +37,10 @@ export interface RunningPipeline {
 export function runPipeline(o: PipelineOptions): RunningPipeline {
   if (o.sinks.length === 0) throw new ConfigError('a pipeline needs at least one sink');
   const gate = new InFlightGate(o.maxInFlight);
-  let sub: Subscription | undefined;
   const done = new Promise<void>((resolve, reject) => {
     let frames = fromGated(o.source.frames(), gate);
     for (const stage of o.stages) frames = frames.pipe(stage);
-    sub = frames
+    frames
       .pipe(
         batchBySizeAndTime<FrameRecord>(o.sinkBatch),
         concatMap(async (batch) => {

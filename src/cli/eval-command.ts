@@ -24,13 +24,26 @@ interface EvalOptions {
 }
 
 /** Object embeddings of every ground-truth object, each prompted by one click at its deepest point. */
-async function promptedRun(t: Topology, models: ModelSet, dataset: string, limit: number, embedder: Topology['embedder']): Promise<FrameRecord[]> {
+async function promptedRun(
+  t: Topology,
+  models: ModelSet,
+  dataset: string,
+  limit: number,
+  embedder: Topology['embedder'],
+): Promise<FrameRecord[]> {
   const sink = collectSink();
   const source = await datasetReplaySource({
-    path: dataset, fps: 0, streamId: 'eval', limit, loops: 1,
+    path: dataset,
+    fps: 0,
+    streamId: 'eval',
+    limit,
+    loops: 1,
     promptsFor: (e) => e.truth.map((g) => ({ points: [interiorPoint(g.mask!)!], labels: [1 as const] })),
   });
-  const run = await startTopology({ ...t, embedder, sam2: { ...t.sam2, mode: 'prompted' }, sinks: [] }, { source, models, extraSinks: [sink], log: () => {} });
+  const run = await startTopology(
+    { ...t, embedder, sam2: { ...t.sam2, mode: 'prompted' }, sinks: [] },
+    { source, models, extraSinks: [sink], log: () => {} },
+  );
   await run.done;
   return sink.records;
 }
@@ -38,7 +51,9 @@ async function promptedRun(t: Topology, models: ModelSet, dataset: string, limit
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .description('object retrieval R@K (object-guided vs masked-crop CLIP vs plain CLIP) and detection precision/recall, through this pipeline')
+    .description(
+      'object retrieval R@K (object-guided vs masked-crop CLIP vs plain CLIP) and detection precision/recall, through this pipeline',
+    )
     .argument('<dataset>', 'dataset folder with dataset.json (bbox, description and mask per object)')
     .option('--bundle <dir>', 'model bundle folder', DEFAULT_BUNDLE)
     .option('--topology <yaml>', 'take sam2/similarity settings from this topology (detection part)')
@@ -91,9 +106,18 @@ export function registerEval(program: Command): void {
         const report = {
           dataset: resolve(dataset),
           bundle: models.modelVersion,
-          protocol: 'retrieval: one click per ground-truth object at its deepest point (as training/ogclip_factory/evaluate.py); detection: automatic masks, correct = mask IoU >= 0.5 with a ground-truth object and its label',
+          protocol:
+            'retrieval: one click per ground-truth object at its deepest point (as training/ogclip_factory/evaluate.py); detection: automatic masks, correct = mask IoU >= 0.5 with a ground-truth object and its label',
           retrieval,
-          detection: { precision: det.precision, recall: det.recall, frames: det.frames, detections: det.detections, frames_per_second: det.frames_per_second, sam2: t.sam2, similarity: t.similarity },
+          detection: {
+            precision: det.precision,
+            recall: det.recall,
+            frames: det.frames,
+            detections: det.detections,
+            frames_per_second: det.frames_per_second,
+            sam2: t.sam2,
+            similarity: t.similarity,
+          },
         };
         const text = JSON.stringify(report, null, 2);
         process.stdout.write(text + '\n');

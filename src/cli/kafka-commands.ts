@@ -7,7 +7,11 @@ import { readDataset } from '../sources/dataset-replay-source.js';
 import { contentTypeOf } from '../sources/content-type.js';
 import { HEADERS } from '../sources/kafka-message.js';
 
-const brokersOption = (v: string) => v.split(',').map((b) => b.trim()).filter(Boolean);
+const brokersOption = (v: string) =>
+  v
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
 
 function client(brokers: string[], id: string): Kafka {
   if (brokers.length === 0) throw new ConfigError('--brokers needs at least one host:port');
@@ -119,7 +123,12 @@ export function registerKafka(program: Command): void {
         if (todo.length) {
           await admin.createTopics({
             waitForLeaders: true,
-            topics: todo.map((topic) => ({ topic, numPartitions: o.partitions, replicationFactor: -1, configEntries: [{ name: 'max.message.bytes', value: String(o.maxMessageBytes) }] })),
+            topics: todo.map((topic) => ({
+              topic,
+              numPartitions: o.partitions,
+              replicationFactor: -1,
+              configEntries: [{ name: 'max.message.bytes', value: String(o.maxMessageBytes) }],
+            })),
           });
         }
         process.stderr.write(`topics ready: ${names.join(', ')}${todo.length ? ` (created ${todo.join(', ')})` : ''}\n`);

@@ -57,7 +57,7 @@ function addCommon(cmd: Command): Command {
   return cmd
     .option('--bundle <dir>', 'model bundle folder', DEFAULT_BUNDLE)
     .option('--embedder <kind>', 'object-guided | crop (training-free baseline)', 'object-guided')
-    .option('--labels <list>', 'comma-separated label set (default: the bundle\'s labels)')
+    .option('--labels <list>', "comma-separated label set (default: the bundle's labels)")
     .option('--points-per-side <n>', 'automatic mask grid', (v) => Number.parseInt(v, 10));
 }
 
@@ -99,7 +99,12 @@ export function registerDetect(program: Command): void {
       .option('--out <png>', 'annotated frame (masks, boxes, labels)'),
   ).action(async (image: string, opts: CommonOptions & { out?: string }) => {
     const r = await processImage(image, opts, undefined);
-    const detections = (r.detections ?? []).map((d) => ({ label: d.label, score: Number(d.score.toFixed(4)), box: d.box, mask: encodeRle(d.mask) }));
+    const detections = (r.detections ?? []).map((d) => ({
+      label: d.label,
+      score: Number(d.score.toFixed(4)),
+      box: d.box,
+      mask: encodeRle(d.mask),
+    }));
     if (opts.out) await writeFile(opts.out, await annotate(r));
     process.stdout.write(JSON.stringify({ image, width: r.image?.rgb.width, height: r.image?.rgb.height, detections }, null, 2) + '\n');
   });

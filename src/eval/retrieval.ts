@@ -17,7 +17,11 @@ export interface RetrievalScores {
  * image->text ranks every caption for each object; text->image ranks every object for each
  * distinct caption present and takes the first object that caption describes.
  */
-export function retrievalScores(objects: readonly Float32Array[], labels: readonly number[], texts: readonly Float32Array[]): RetrievalScores {
+export function retrievalScores(
+  objects: readonly Float32Array[],
+  labels: readonly number[],
+  texts: readonly Float32Array[],
+): RetrievalScores {
   const sims = objects.map((o) => texts.map((t) => dot(o, t)));
   const i2t = sims.map((row, i) => 1 + row.filter((s) => s > row[labels[i]!]!).length);
   const t2i: number[] = [];

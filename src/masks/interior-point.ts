@@ -11,7 +11,12 @@ export function interiorPoint(mask: Mask): [number, number] | undefined {
   let sx = 0;
   let sy = 0;
   let n = 0;
-  for (let i = 0; i < cur.length; i++) if (cur[i]) ((sx += i % w), (sy += Math.floor(i / w)), n++);
+  for (let i = 0; i < cur.length; i++) {
+    if (!cur[i]) continue;
+    sx += i % w;
+    sy += Math.floor(i / w);
+    n++;
+  }
   if (n === 0) return undefined;
   for (;;) {
     const next = new Uint8Array(cur.length);
@@ -35,7 +40,10 @@ export function interiorPoint(mask: Mask): [number, number] | undefined {
   for (let i = 0; i < cur.length; i++) {
     if (!cur[i]) continue;
     const d = (Math.floor(i / w) - cy) ** 2 + ((i % w) - cx) ** 2;
-    if (d < bestD) ((bestD = d), (best = i));
+    if (d < bestD) {
+      bestD = d;
+      best = i;
+    }
   }
   return [(best % w) + 0.5, Math.floor(best / w) + 0.5];
 }

@@ -18,7 +18,14 @@ export interface TensorMeta {
 }
 
 export type HostReply =
-  | { readonly id: number; readonly ok: true; readonly session?: number; readonly inputs?: TensorMeta[]; readonly outputs?: TensorMeta[]; readonly result?: Outputs }
+  | {
+      readonly id: number;
+      readonly ok: true;
+      readonly session?: number;
+      readonly inputs?: TensorMeta[];
+      readonly outputs?: TensorMeta[];
+      readonly result?: Outputs;
+    }
   | { readonly id: number; readonly ok: false; readonly error: string };
 
 const sessions = new Map<number, ort.InferenceSession>();
@@ -59,7 +66,10 @@ async function handle(req: HostRequest): Promise<{ reply: HostReply; transfer: A
       });
       const id = nextSession++;
       sessions.set(id, session);
-      return { reply: { id: req.id, ok: true, session: id, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata) }, transfer: [] };
+      return {
+        reply: { id: req.id, ok: true, session: id, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata) },
+        transfer: [],
+      };
     }
     case 'run': {
       const session = sessions.get(req.session);
@@ -89,6 +99,7 @@ async function handle(req: HostRequest): Promise<{ reply: HostReply; transfer: A
 parentPort?.on('message', (req: HostRequest) => {
   handle(req).then(
     ({ reply, transfer }) => parentPort?.postMessage(reply, transfer),
-    (err: unknown) => parentPort?.postMessage({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies HostReply),
+    (err: unknown) =>
+      parentPort?.postMessage({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies HostReply),
   );
 });

@@ -49,8 +49,16 @@ export async function openModelSet(bundle: Bundle, options: SessionOptions = def
     const size = m.sam2.input_size;
     const sam2 =
       m.sam2.format === 'onnx-community'
-        ? new OnnxCommunitySam2(await open(m.sam2.encoder, onnxCommunityEncoderSpec(size)), await open(m.sam2.decoder, onnxCommunityDecoderSpec), size)
-        : new SamExporterSam2(await open(m.sam2.encoder, samExporterEncoderSpec(size)), await open(m.sam2.decoder, samExporterDecoderSpec), size);
+        ? new OnnxCommunitySam2(
+            await open(m.sam2.encoder, onnxCommunityEncoderSpec(size)),
+            await open(m.sam2.decoder, onnxCommunityDecoderSpec),
+            size,
+          )
+        : new SamExporterSam2(
+            await open(m.sam2.encoder, samExporterEncoderSpec(size)),
+            await open(m.sam2.decoder, samExporterDecoderSpec),
+            size,
+          );
     const tokenizer = await ClipTokenizer.open(
       bundle.file(m.clip.tokenizer),
       m.clip.tokenizer_config ? bundle.file(m.clip.tokenizer_config) : undefined,

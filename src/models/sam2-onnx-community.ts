@@ -70,10 +70,20 @@ export class OnnxCommunitySam2 implements Sam2Model {
       this.#decodeGroup(emb, boxed, true, frameWidth, frameHeight),
       this.#decodeGroup(emb, plain, false, frameWidth, frameHeight),
     ]);
-    return mergeInOrder(prompts.map((q) => !!q.box), a, b);
+    return mergeInOrder(
+      prompts.map((q) => !!q.box),
+      a,
+      b,
+    );
   }
 
-  async #decodeGroup(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], withBox: boolean, frameWidth: number, frameHeight: number): Promise<Sam2Decoded> {
+  async #decodeGroup(
+    emb: Sam2Embeddings,
+    prompts: readonly Sam2Prompt[],
+    withBox: boolean,
+    frameWidth: number,
+    frameHeight: number,
+  ): Promise<Sam2Decoded> {
     const sx = this.inputSize / frameWidth;
     const sy = this.inputSize / frameHeight;
     const p = prompts.length;

@@ -11,7 +11,8 @@ export interface BatchOptions {
  * waited `maxWaitMs`. Flushes the partial batch when the source completes; never emits empty.
  */
 export function batchBySizeAndTime<T>(options: BatchOptions): OperatorFunction<T, T[]> {
-  if (!Number.isInteger(options.maxSize) || options.maxSize < 1) throw new ConfigError(`batch maxSize must be an integer >= 1, got ${options.maxSize}`);
+  if (!Number.isInteger(options.maxSize) || options.maxSize < 1)
+    throw new ConfigError(`batch maxSize must be an integer >= 1, got ${options.maxSize}`);
   if (!(options.maxWaitMs >= 0)) throw new ConfigError(`batch maxWaitMs must be >= 0, got ${options.maxWaitMs}`);
   return (source) =>
     new Observable<T[]>((subscriber) => {

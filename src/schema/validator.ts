@@ -4,21 +4,18 @@ import { ConfigError } from '../errors.js';
 
 /** The JSON Schemas in the package's schemas/ folder (one per message and file format). */
 export type SchemaName =
-  | 'bundle'
-  | 'topology'
-  | 'frame-envelope'
-  | 'prompts'
-  | 'objects'
-  | 'detections'
-  | 'dead-letter'
-  | 'labels-control'
-  | 'summary'
-  | 'rle';
+  'bundle' | 'topology' | 'frame-envelope' | 'prompts' | 'objects' | 'detections' | 'dead-letter' | 'labels-control' | 'summary' | 'rle';
 
 const schemaDir = new URL('../../../schemas/', import.meta.url);
 // discriminator: oneOf branches chosen by their `kind` (clear errors, and defaults applied inside).
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, discriminator: true, verbose: true,
-  formats: { 'date-time': /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/ } });
+const ajv = new Ajv({
+  allErrors: true,
+  useDefaults: true,
+  strict: false,
+  discriminator: true,
+  verbose: true,
+  formats: { 'date-time': /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/ },
+});
 const compiled = new Map<SchemaName, ValidateFunction>();
 
 let loaded = false;

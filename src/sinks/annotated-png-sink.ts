@@ -5,8 +5,16 @@ import type { FrameRecord } from '../record.js';
 import type { Sink } from './sink.js';
 
 const PALETTE: readonly (readonly [number, number, number])[] = [
-  [230, 25, 75], [60, 180, 75], [255, 225, 25], [0, 130, 200], [245, 130, 48],
-  [145, 30, 180], [70, 240, 240], [240, 50, 230], [210, 245, 60], [250, 190, 212],
+  [230, 25, 75],
+  [60, 180, 75],
+  [255, 225, 25],
+  [0, 130, 200],
+  [245, 130, 48],
+  [145, 30, 180],
+  [70, 240, 240],
+  [240, 50, 230],
+  [210, 245, 60],
+  [250, 190, 212],
 ];
 
 function escapeXml(s: string): string {
@@ -42,7 +50,10 @@ export async function annotate(r: FrameRecord): Promise<Buffer> {
     })
     .join('');
   const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">${shapes}</svg>`);
-  return sharp(px, { raw: { width: w, height: h, channels: 3 } }).composite([{ input: svg, top: 0, left: 0 }]).png().toBuffer();
+  return sharp(px, { raw: { width: w, height: h, channels: 3 } })
+    .composite([{ input: svg, top: 0, left: 0 }])
+    .png()
+    .toBuffer();
 }
 
 export interface AnnotatedPngOptions {

@@ -53,7 +53,12 @@ function output(r: FrameRecord, ctx: SinkContext, content: 'objects' | 'detectio
  * replicas; `write` resolves only once Kafka acknowledged, so offsets are committed after.
  */
 export async function kafkaSink(o: KafkaSinkOptions): Promise<Sink> {
-  const kafka = new Kafka({ clientId: o.clientId, brokers: [...o.brokers], logLevel: logLevel.NOTHING, retry: { initialRetryTime: 300, retries: 10 } });
+  const kafka = new Kafka({
+    clientId: o.clientId,
+    brokers: [...o.brokers],
+    logLevel: logLevel.NOTHING,
+    retry: { initialRetryTime: 300, retries: 10 },
+  });
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await producer.connect();
   return {

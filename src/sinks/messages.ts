@@ -2,8 +2,8 @@ import { encodeRle, type Rle } from '../masks/rle.js';
 import { recordKey, type FrameError, type FrameOrigin, type FrameRecord } from '../record.js';
 import type { SinkContext } from './sink.js';
 
-/** schemas/objects.schema.json */
-export interface ObjectsMessage {
+/** Fields every per-frame output message starts with. */
+interface FrameHeader {
   key: string;
   stream_id: string;
   frame_id: string;
@@ -11,6 +11,11 @@ export interface ObjectsMessage {
   model: { name: string; version: string };
   width: number;
   height: number;
+  traceparent?: string;
+}
+
+/** schemas/objects.schema.json */
+export interface ObjectsMessage extends FrameHeader {
   objects: {
     id: number;
     box: [number, number, number, number];
@@ -19,20 +24,11 @@ export interface ObjectsMessage {
     embedding: string; // base64 of little-endian float32
     labels: { label: string; score: number }[];
   }[];
-  traceparent?: string;
 }
 
 /** schemas/detections.schema.json */
-export interface DetectionsMessage {
-  key: string;
-  stream_id: string;
-  frame_id: string;
-  timestamp: number;
-  model: { name: string; version: string };
-  width: number;
-  height: number;
+export interface DetectionsMessage extends FrameHeader {
   detections: { object_id: number; label: string; score: number; box: [number, number, number, number]; mask: Rle }[];
-  traceparent?: string;
 }
 
 /** schemas/dead-letter.schema.json (JSONL form; Kafka puts the error in headers instead). */
@@ -63,7 +59,7 @@ export function base64Float32(s: string): Float32Array {
 
 const round = (x: number, digits = 5) => Number(x.toFixed(digits));
 
-function frameHeader(r: FrameRecord, ctx: SinkContext) {
+function frameHeader(r: FrameRecord, ctx: SinkContext): FrameHeader {
   return {
     key: recordKey(r, ctx.modelVersion),
     stream_id: r.streamId,

@@ -1,7 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { matchDetections } from '../eval/match-detections.js';
-import type { FrameRecord } from '../record.js';
 import type { Sink } from './sink.js';
 
 /** schemas/summary.schema.json */

@@ -81,7 +81,11 @@ async function readReference(ref: string, policy: ReferencePolicy): Promise<Uint
  * base64 bytes or a reference. A message that cannot become a frame still becomes a record,
  * failed at the source stage with the reason, so it reaches the dead-letter topic.
  */
-export async function recordFromKafka(m: KafkaInput, policy: ReferencePolicy, now: () => number = () => performance.now()): Promise<FrameRecord> {
+export async function recordFromKafka(
+  m: KafkaInput,
+  policy: ReferencePolicy,
+  now: () => number = () => performance.now(),
+): Promise<FrameRecord> {
   const h = m.headers;
   const payload = m.value ? new Uint8Array(m.value.buffer, m.value.byteOffset, m.value.byteLength) : new Uint8Array(0);
   const base: FrameRecord = {
@@ -98,7 +102,13 @@ export async function recordFromKafka(m: KafkaInput, policy: ReferencePolicy, no
   };
   const ct = (h[HEADERS.contentType] ?? '').split(';')[0]!.trim().toLowerCase();
   if (ct === 'application/json') return fromEnvelope(base, policy);
-  if (!ct) return fail(base, 'source', 'bad-message', `missing ${HEADERS.contentType} header (image/jpeg, image/png, image/webp or application/json)`);
+  if (!ct)
+    return fail(
+      base,
+      'source',
+      'bad-message',
+      `missing ${HEADERS.contentType} header (image/jpeg, image/png, image/webp or application/json)`,
+    );
   if (h[HEADERS.prompts] !== undefined) {
     let prompts: unknown;
     try {

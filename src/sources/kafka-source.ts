@@ -157,7 +157,15 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
       }
       if (!isRunning() || isStale() || stopped) break;
       const r = await recordFromKafka(
-        { topic: batch.topic, partition: batch.partition, offset: m.offset, key: m.key, value: m.value, timestamp: m.timestamp, headers: headerMap(m.headers as Record<string, unknown>) },
+        {
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          key: m.key,
+          value: m.value,
+          timestamp: m.timestamp,
+          headers: headerMap(m.headers as Record<string, unknown>),
+        },
         o.references,
       );
       trackerOf(batch.partition).track(m.offset);

@@ -7,7 +7,11 @@ import type { FrameSource } from './source.js';
  * as fast as it produces, and the pipeline takes the newest frame of each stream; superseded
  * and stale frames are dropped, counted, and acknowledged to the source all the same.
  */
-export function liveSource(inner: FrameSource, stalenessMs: number, onDrop: (r: FrameRecord, why: DropReason) => void = () => {}): FrameSource & { readonly dropped: Record<DropReason, number> } {
+export function liveSource(
+  inner: FrameSource,
+  stalenessMs: number,
+  onDrop: (r: FrameRecord, why: DropReason) => void = () => {},
+): FrameSource & { readonly dropped: Record<DropReason, number> } {
   const dropped: Record<DropReason, number> = { superseded: 0, stale: 0 };
   const buffer = new LatestFrameBuffer<FrameRecord>({
     stalenessMs,

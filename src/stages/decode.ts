@@ -30,7 +30,17 @@ export function sniff(bytes: Uint8Array): ImageFormat | 'svg' | 'gif' | 'tiff' |
   const b = (i: number) => bytes[i] ?? -1;
   if (b(0) === 0xff && b(1) === 0xd8 && b(2) === 0xff) return 'jpeg';
   if (b(0) === 0x89 && b(1) === 0x50 && b(2) === 0x4e && b(3) === 0x47) return 'png';
-  if (b(0) === 0x52 && b(1) === 0x49 && b(2) === 0x46 && b(3) === 0x46 && b(8) === 0x57 && b(9) === 0x45 && b(10) === 0x42 && b(11) === 0x50) return 'webp';
+  if (
+    b(0) === 0x52 &&
+    b(1) === 0x49 &&
+    b(2) === 0x46 &&
+    b(3) === 0x46 &&
+    b(8) === 0x57 &&
+    b(9) === 0x45 &&
+    b(10) === 0x42 &&
+    b(11) === 0x50
+  )
+    return 'webp';
   if (b(0) === 0x47 && b(1) === 0x49 && b(2) === 0x46) return 'gif';
   if ((b(0) === 0x49 && b(1) === 0x49) || (b(0) === 0x4d && b(1) === 0x4d)) return 'tiff';
   const head = Buffer.from(bytes.subarray(0, 256)).toString('utf8').trimStart().toLowerCase();
@@ -46,7 +56,8 @@ export function sniff(bytes: Uint8Array): ImageFormat | 'svg' | 'gif' | 'tiff' |
 export function decodeStage(options: DecodeOptions): OperatorFunction<FrameRecord, FrameRecord> {
   if (!(options.maxPixels > 0)) throw new ConfigError(`decode.maxPixels must be > 0, got ${options.maxPixels}`);
   if (options.formats.length === 0) throw new ConfigError('decode.formats must name at least one of jpeg, png, webp');
-  for (const f of options.formats) if (!(f in CONTENT_TYPES)) throw new ConfigError(`decode.formats: unknown format "${f}" (use jpeg, png or webp)`);
+  for (const f of options.formats)
+    if (!(f in CONTENT_TYPES)) throw new ConfigError(`decode.formats: unknown format "${f}" (use jpeg, png or webp)`);
   return mapConcurrentOrdered(async (r: FrameRecord) => {
     if (r.error) return r;
     const t0 = performance.now();
@@ -59,14 +70,20 @@ export function decodeStage(options: DecodeOptions): OperatorFunction<FrameRecor
 async function decodeOne(r: FrameRecord, o: DecodeOptions): Promise<void> {
   const bytes = r.payload;
   if (bytes.length === 0) return void fail(r, 'decode', 'empty-input', 'frame has zero bytes');
-  if (bytes.length > o.maxBytes) return void fail(r, 'decode', 'image-too-large', `frame is ${bytes.length} bytes, over the ${o.maxBytes}-byte limit`);
+  if (bytes.length > o.maxBytes)
+    return void fail(r, 'decode', 'image-too-large', `frame is ${bytes.length} bytes, over the ${o.maxBytes}-byte limit`);
   const kind = sniff(bytes);
   if (kind === 'unknown' || !o.formats.includes(kind as ImageFormat)) {
     const what = kind === 'unknown' ? 'not a recognised image' : `${kind.toUpperCase()}`;
     return void fail(r, 'decode', 'unsupported-format', `${what}; accepted formats: ${o.formats.join(', ')}`);
   }
   if (r.contentType && !CONTENT_TYPES[kind as ImageFormat].includes(r.contentType.toLowerCase().split(';')[0]!.trim())) {
-    return void fail(r, 'decode', 'unsupported-format', `content type "${r.contentType}" does not match the ${kind.toUpperCase()} bytes of the frame`);
+    return void fail(
+      r,
+      'decode',
+      'unsupported-format',
+      `content type "${r.contentType}" does not match the ${kind.toUpperCase()} bytes of the frame`,
+    );
   }
   let rgb: Rgb;
   try {

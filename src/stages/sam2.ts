@@ -50,7 +50,8 @@ export function checkPrompts(prompts: readonly Sam2Prompt[], width: number, heig
       const [x1, y1, x2, y2] = p.box;
       if (![x1, y1, x2, y2].every(Number.isFinite)) return `prompt ${i}: box has a non-finite coordinate`;
       if (!(x2 > x1 && y2 > y1)) return `prompt ${i}: box [${p.box.join(', ')}] must have x2 > x1 and y2 > y1`;
-      if (x2 <= 0 || y2 <= 0 || x1 >= width || y1 >= height) return `prompt ${i}: box [${p.box.join(', ')}] lies outside the ${width}x${height} frame`;
+      if (x2 <= 0 || y2 <= 0 || x1 >= width || y1 >= height)
+        return `prompt ${i}: box [${p.box.join(', ')}] lies outside the ${width}x${height} frame`;
     }
   }
   return undefined;
@@ -59,7 +60,8 @@ export function checkPrompts(prompts: readonly Sam2Prompt[], width: number, heig
 /** The generator's point grid: cell centres of an n x n grid over the frame. */
 export function pointGrid(n: number, width: number, height: number): Sam2Prompt[] {
   const out: Sam2Prompt[] = [];
-  for (let j = 0; j < n; j++) for (let i = 0; i < n; i++) out.push({ points: [[((i + 0.5) * width) / n, ((j + 0.5) * height) / n]], labels: [1] });
+  for (let j = 0; j < n; j++)
+    for (let i = 0; i < n; i++) out.push({ points: [[((i + 0.5) * width) / n, ((j + 0.5) * height) / n]], labels: [1] });
   return out;
 }
 
@@ -70,8 +72,10 @@ export function pointGrid(n: number, width: number, height: number): Sam2Prompt[
  */
 export function sam2Stage(options: Sam2StageOptions): OperatorFunction<FrameRecord, FrameRecord> {
   const a = options.automatic;
-  if (!(a.pointsPerSide >= 1 && a.pointsPerBatch >= 1)) throw new ConfigError('sam2.automatic: pointsPerSide and pointsPerBatch must be >= 1');
-  if (!(a.boxNmsThresh > 0 && a.boxNmsThresh <= 1)) throw new ConfigError(`sam2.automatic.boxNmsThresh must be in (0, 1], got ${a.boxNmsThresh}`);
+  if (!(a.pointsPerSide >= 1 && a.pointsPerBatch >= 1))
+    throw new ConfigError('sam2.automatic: pointsPerSide and pointsPerBatch must be >= 1');
+  if (!(a.boxNmsThresh > 0 && a.boxNmsThresh <= 1))
+    throw new ConfigError(`sam2.automatic.boxNmsThresh must be in (0, 1], got ${a.boxNmsThresh}`);
   const model = options.model;
   return inferInBatches({
     stage: 'sam2',

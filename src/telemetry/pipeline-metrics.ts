@@ -39,7 +39,10 @@ export class PipelineMetrics {
     this.#dropped = meter.createCounter(METRICS.dropped, { description: 'live-mode frames dropped (still committed)' });
     this.#objects = meter.createCounter(METRICS.objects, { description: 'objects found' });
     this.#detections = meter.createCounter(METRICS.detections, { description: 'detections published' });
-    this.#stage = meter.createHistogram(METRICS.stageLatency, { unit: 'ms', description: 'time a frame spent in a stage (its share of the batch)' });
+    this.#stage = meter.createHistogram(METRICS.stageLatency, {
+      unit: 'ms',
+      description: 'time a frame spent in a stage (its share of the batch)',
+    });
     this.#frame = meter.createHistogram(METRICS.frameLatency, { unit: 'ms', description: 'source read to all sinks written' });
   }
 

@@ -42,7 +42,11 @@ export async function startTelemetry(o: TelemetryOptions): Promise<Telemetry> {
     });
     await new Promise<void>((resolve, reject) => {
       server!.once('error', (err: NodeJS.ErrnoException) =>
-        reject(new ConfigError(`telemetry.healthPort ${o.healthPort}: ${err.code === 'EADDRINUSE' ? 'already in use; pick another port' : err.message}`)),
+        reject(
+          new ConfigError(
+            `telemetry.healthPort ${o.healthPort}: ${err.code === 'EADDRINUSE' ? 'already in use; pick another port' : err.message}`,
+          ),
+        ),
       );
       server!.listen(o.healthPort, '0.0.0.0', resolve);
     });

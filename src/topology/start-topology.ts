@@ -81,7 +81,16 @@ export function buildStages(t: Topology, models: ModelSet, labels: LabelSet): Op
     stages.push(cropEmbedStage({ clipVision: models.clipVision, crop, batch }));
     logitScale = m.clip.logit_scale ?? 100;
   }
-  stages.push(similarityStage({ labels, score: t.similarity.score, logitScale, scoreThreshold: t.similarity.threshold, topK: t.similarity.topK, maskNmsThresh: t.similarity.maskNmsThresh }));
+  stages.push(
+    similarityStage({
+      labels,
+      score: t.similarity.score,
+      logitScale,
+      scoreThreshold: t.similarity.threshold,
+      topK: t.similarity.topK,
+      maskNmsThresh: t.similarity.maskNmsThresh,
+    }),
+  );
   return stages;
 }
 
@@ -100,7 +109,11 @@ async function buildSink(spec: SinkSpec, total: number | undefined): Promise<Sin
   }
 }
 
-function buildSource(t: Topology, log: (line: string) => void, metrics: PipelineMetrics): Promise<FrameSource & { size?: number }> | FrameSource {
+function buildSource(
+  t: Topology,
+  log: (line: string) => void,
+  metrics: PipelineMetrics,
+): Promise<FrameSource & { size?: number }> | FrameSource {
   const s = t.source;
   switch (s.kind) {
     case 'dataset':
@@ -110,7 +123,12 @@ function buildSource(t: Topology, log: (line: string) => void, metrics: Pipeline
     case 'kafka':
       return kafkaSource({
         ...s,
-        references: { referenceRoots: s.referenceRoots, allowHttp: s.allowHttpReferences, maxBytes: t.decode.maxBytes, httpTimeoutMs: 10_000 },
+        references: {
+          referenceRoots: s.referenceRoots,
+          allowHttp: s.allowHttpReferences,
+          maxBytes: t.decode.maxBytes,
+          httpTimeoutMs: 10_000,
+        },
         maxQueued: t.maxInFlight,
         mode: t.mode,
         stalenessMs: t.live.stalenessMs,
@@ -137,7 +155,8 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
     const metrics = new PipelineMetrics();
     let source = options.source ?? (await buildSource(t, log, metrics));
     // Kafka does live mode itself (inside its fetch loop); other sources get the wrapper.
-    if (t.mode === 'live' && t.source.kind !== 'kafka' && !options.source) source = liveSource(source, t.live.stalenessMs, (_r, why) => metrics.dropped(why));
+    if (t.mode === 'live' && t.source.kind !== 'kafka' && !options.source)
+      source = liveSource(source, t.live.stalenessMs, (_r, why) => metrics.dropped(why));
     let control: { close(): Promise<void> } | undefined;
     if (t.labels.controlTopic) {
       const brokers = controlBrokers(t);
@@ -162,7 +181,10 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
         options.onDone?.(r);
       },
     });
-    metrics.observe(() => running.gate.inFlight, () => (source as { stats?: { lag: Record<string, number> } }).stats?.lag ?? {});
+    metrics.observe(
+      () => running.gate.inFlight,
+      () => (source as { stats?: { lag: Record<string, number> } }).stats?.lag ?? {},
+    );
     const done = running.done.finally(async () => {
       await control?.close();
       if (owned) await models.dispose();

@@ -5,7 +5,11 @@ import sharp from 'sharp';
 export async function pngImage(width = 64, height = 48): Promise<Uint8Array> {
   const px = Buffer.alloc(width * height * 3);
   for (let i = 0; i < width * height; i++) px.set(i % width < width / 2 ? [220, 30, 30] : [30, 30, 220], i * 3);
-  return new Uint8Array(await sharp(px, { raw: { width, height, channels: 3 } }).png().toBuffer());
+  return new Uint8Array(
+    await sharp(px, { raw: { width, height, channels: 3 } })
+      .png()
+      .toBuffer(),
+  );
 }
 
 export async function jpegImage(width = 64, height = 48, orientation?: number): Promise<Uint8Array> {
@@ -30,7 +34,9 @@ export function pngBomb(width: number, height: number): Uint8Array {
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
   const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return new Uint8Array(Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(1000))), chunk('IEND', Buffer.alloc(0))]));
+  return new Uint8Array(
+    Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.alloc(1000))), chunk('IEND', Buffer.alloc(0))]),
+  );
 }
 
 /** A JPEG with its entropy-coded data overwritten: the header parses, the pixels do not. */
@@ -40,5 +46,7 @@ export async function corruptJpeg(): Promise<Uint8Array> {
   return new Uint8Array(bad);
 }
 
-export const SVG = new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>');
+export const SVG = new TextEncoder().encode(
+  '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10"/></svg>',
+);
 export const GIF = Uint8Array.from([0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 1, 0, 1, 0, 0, 0, 0, 0x3b]);

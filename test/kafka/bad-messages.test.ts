@@ -7,14 +7,14 @@ import { DLQ_HEADERS } from '../../src/sinks/kafka-sink.js';
 import { HEADERS } from '../../src/sources/kafka-message.js';
 import { corruptJpeg, pngImage } from '../helpers/images.js';
 import { sharedBrokers } from './broker.js';
-import { collect, createTopics, frameIds, produce, uniqueName } from './kafka-helpers.js';
+import { collect, testTopics, frameIds, produce } from './kafka-helpers.js';
 import { kafkaTopology } from './topology.js';
 
 test('bad messages reach the dead-letter topic with their reasons and the stream goes on', async (t) => {
   const { brokers, release } = await sharedBrokers();
   t.teardown(release);
-  const [input, detections, dlq] = [uniqueName('in'), uniqueName('det'), uniqueName('dlq')];
-  await createTopics(brokers, [input, detections, dlq]);
+  const topics = await testTopics(brokers, 1);
+  const { input, detections, deadLetters: dlq, groupId } = topics;
   const dir = await mkdtemp(join(tmpdir(), 'ogclip-refs-'));
   const good = Buffer.from(await pngImage(96, 96));
   await writeFile(join(dir, 'frame.png'), good);
@@ -23,7 +23,10 @@ test('bad messages reach the dead-letter topic with their reasons and the stream
     value,
     headers: { [HEADERS.contentType]: 'image/png', [HEADERS.frameId]: id, [HEADERS.prompts]: prompts, ...extra },
   });
-  const envelope = (id: string, body: unknown) => ({ value: Buffer.from(JSON.stringify(body)), headers: { [HEADERS.contentType]: 'application/json', [HEADERS.frameId]: id } });
+  const envelope = (id: string, body: unknown) => ({
+    value: Buffer.from(JSON.stringify(body)),
+    headers: { [HEADERS.contentType]: 'application/json', [HEADERS.frameId]: id },
+  });
   await produce(brokers, input, [
     img('good-1', good),
     img('corrupt', Buffer.from(await corruptJpeg()), { [HEADERS.contentType]: 'image/jpeg' }),
@@ -33,12 +36,21 @@ test('bad messages reach the dead-letter topic with their reasons and the stream
     envelope('outside-ref', { frame_id: 'outside-ref', image_ref: 'file:///etc/hostname' }),
     { value: good, headers: { [HEADERS.frameId]: 'no-headers' } },
     img('prompt-outside', good, { [HEADERS.prompts]: JSON.stringify([{ points: [[500, 5]] }]) }),
-    envelope('good-ref', { frame_id: 'good-ref', image_ref: `file://${dir}/frame.png`, content_type: 'image/png', prompts: [{ points: [[30, 30]] }] }),
+    envelope('good-ref', {
+      frame_id: 'good-ref',
+      image_ref: `file://${dir}/frame.png`,
+      content_type: 'image/png',
+      prompts: [{ points: [[30, 30]] }],
+    }),
     envelope('good-inline', { frame_id: 'good-inline', image_base64: good.toString('base64'), prompts: [{ box: [10, 10, 60, 60] }] }),
     img('good-2', good),
   ]);
   const topo = kafkaTopology({
-    brokers, input, groupId: uniqueName('g'), detections, deadLetters: dlq,
+    brokers,
+    input,
+    groupId,
+    detections,
+    deadLetters: dlq,
     source: { referenceRoots: [dir] },
     patch: { decode: { maxBytes: 200_000 } },
   });
@@ -47,7 +59,9 @@ test('bad messages reach the dead-letter topic with their reasons and the stream
   const outs = await collect(brokers, detections, (all) => all.length >= 4, 60_000);
   running.stop();
   await running.done;
-  const reasons = Object.fromEntries(dead.map((m) => [m.headers[HEADERS.frameId] ?? m.key.split('/')[1], `${m.headers[DLQ_HEADERS.stage]}:${m.headers[DLQ_HEADERS.code]}`]));
+  const reasons = Object.fromEntries(
+    dead.map((m) => [m.headers[HEADERS.frameId] ?? m.key.split('/')[1], `${m.headers[DLQ_HEADERS.stage]}:${m.headers[DLQ_HEADERS.code]}`]),
+  );
   t.deepEqual(reasons, {
     corrupt: 'decode:corrupt-image',
     'bad-json': 'source:bad-message',

@@ -1,18 +1,18 @@
 import test from 'ava';
 import { startTopology } from '../../src/topology/start-topology.js';
 import { TestBroker } from './broker.js';
-import { collect, createTopics, datasetFrames, frameIds, produce, uniqueName } from './kafka-helpers.js';
+import { collect, testTopics, datasetFrames, frameIds, produce } from './kafka-helpers.js';
 import { kafkaTopology } from './topology.js';
 
 test('broker killed (SIGKILL) mid-stream and restarted on its data: nothing lost, duplicates counted', async (t) => {
   const broker = await TestBroker.start();
   t.teardown(() => broker.stop());
   const brokers = broker.brokers;
-  const [input, detections, dlq] = [uniqueName('in'), uniqueName('det'), uniqueName('dlq')];
-  await createTopics(brokers, [input, detections, dlq], 2);
+  const topics = await testTopics(brokers, 2);
+  const { input, detections, deadLetters: dlq, groupId } = topics;
   const frames = await datasetFrames(80, { prompted: true, streams: 4 });
   await produce(brokers, input, frames);
-  const running = await startTopology(kafkaTopology({ brokers, input, groupId: uniqueName('g'), detections, deadLetters: dlq }), { log: (l) => t.log(l) });
+  const running = await startTopology(kafkaTopology({ brokers, input, groupId, detections, deadLetters: dlq }), { log: (l) => t.log(l) });
   await collect(brokers, detections, (all) => all.length >= 20, 120_000);
   await broker.kill('SIGKILL');
   await broker.restart();

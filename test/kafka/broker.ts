@@ -47,7 +47,10 @@ export class TestBroker {
   /** (Re)starts the broker on its folder; resolves when it logs that it started (bounded wait). */
   async restart(timeoutMs = 90_000): Promise<void> {
     if (this.#proc) throw new Error('broker is running');
-    const proc = spawn('bash', [`${ROOT}scripts/kafka/start-broker.sh`, String(this.port), this.dataDir], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const proc = spawn('bash', [`${ROOT}scripts/kafka/start-broker.sh`, String(this.port), this.dataDir], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     this.#proc = proc;
     let log = '';
     await new Promise<void>((resolve, reject) => {

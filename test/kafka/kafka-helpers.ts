@@ -7,7 +7,12 @@ import { interiorPoint } from '../../src/masks/interior-point.js';
 import { SHAPES_VAL } from '../helpers/paths.js';
 
 export function kafka(brokers: string[]): Kafka {
-  return new Kafka({ clientId: `test-${randomUUID().slice(0, 8)}`, brokers, logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 200 } });
+  return new Kafka({
+    clientId: `test-${randomUUID().slice(0, 8)}`,
+    brokers,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 10, initialRetryTime: 200 },
+  });
 }
 
 export function uniqueName(prefix: string): string {
@@ -18,7 +23,15 @@ export async function createTopics(brokers: string[], names: string[], partition
   const admin: Admin = kafka(brokers).admin();
   await admin.connect();
   try {
-    await admin.createTopics({ waitForLeaders: true, topics: names.map((topic) => ({ topic, numPartitions: partitions, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '16777216' }] })) });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: names.map((topic) => ({
+        topic,
+        numPartitions: partitions,
+        replicationFactor: 1,
+        configEntries: [{ name: 'max.message.bytes', value: '16777216' }],
+      })),
+    });
   } finally {
     await admin.disconnect();
   }
@@ -54,12 +67,20 @@ export async function datasetFrames(n: number, options: { prompted?: boolean; st
   );
 }
 
-export async function produce(brokers: string[], topic: string, frames: readonly { value: Buffer | string | null; headers?: IHeaders; key?: string }[]): Promise<void> {
+export async function produce(
+  brokers: string[],
+  topic: string,
+  frames: readonly { value: Buffer | string | null; headers?: IHeaders; key?: string }[],
+): Promise<void> {
   const producer = kafka(brokers).producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
     for (let i = 0; i < frames.length; i += 50) {
-      await producer.send({ topic, acks: -1, messages: frames.slice(i, i + 50).map((f) => ({ value: f.value, headers: f.headers ?? {}, ...(f.key ? { key: f.key } : {}) })) });
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: frames.slice(i, i + 50).map((f) => ({ value: f.value, headers: f.headers ?? {}, ...(f.key ? { key: f.key } : {}) })),
+      });
     }
   } finally {
     await producer.disconnect();
@@ -76,7 +97,12 @@ export interface Collected {
  * Reads a topic from the beginning until `until` says enough, or the deadline passes (bounded:
  * the test then fails on its own assertions with what arrived).
  */
-export async function collect(brokers: string[], topic: string, until: (all: Collected[]) => boolean, timeoutMs: number): Promise<Collected[]> {
+export async function collect(
+  brokers: string[],
+  topic: string,
+  until: (all: Collected[]) => boolean,
+  timeoutMs: number,
+): Promise<Collected[]> {
   const consumer = kafka(brokers).consumer({ groupId: uniqueName('collect') });
   const all: Collected[] = [];
   await consumer.connect();
@@ -121,4 +147,14 @@ export async function groupProgress(brokers: string[], groupId: string, topic: s
   } finally {
     await admin.disconnect();
   }
+}
+
+/** Fresh input, detections and dead-letter topics (and a consumer group id) for one test. */
+export async function testTopics(
+  brokers: string[],
+  partitions = 1,
+): Promise<{ input: string; detections: string; deadLetters: string; groupId: string }> {
+  const names = { input: uniqueName('in'), detections: uniqueName('det'), deadLetters: uniqueName('dlq'), groupId: uniqueName('g') };
+  await createTopics(brokers, [names.input, names.detections, names.deadLetters], partitions);
+  return names;
 }

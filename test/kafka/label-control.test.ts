@@ -10,19 +10,35 @@ test('a message on the control topic replaces the label set while running', asyn
   const [input, detections, dlq, control] = [uniqueName('in'), uniqueName('det'), uniqueName('dlq'), uniqueName('labels')];
   await createTopics(brokers, [input, detections, dlq, control]);
   const running = await startTopology(
-    kafkaTopology({ brokers, input, groupId: uniqueName('g'), detections, deadLetters: dlq, patch: { labels: { controlTopic: control }, similarity: { threshold: 0 } } }),
+    kafkaTopology({
+      brokers,
+      input,
+      groupId: uniqueName('g'),
+      detections,
+      deadLetters: dlq,
+      patch: { labels: { controlTopic: control }, similarity: { threshold: 0 } },
+    }),
     { log: () => {} },
   );
   const changed = running.labels.changed();
   const newLabels = ['a large red circle', 'a small blue star'];
-  await produce(brokers, control, [{ value: 'not json' }, { value: JSON.stringify({ labels: [] }) }, { value: JSON.stringify({ labels: newLabels }) }]);
+  await produce(brokers, control, [
+    { value: 'not json' },
+    { value: JSON.stringify({ labels: [] }) },
+    { value: JSON.stringify({ labels: newLabels }) },
+  ]);
   await changed;
   t.deepEqual([...running.labels.labels], newLabels, 'invalid control messages were skipped, the valid one applied');
   await produce(brokers, input, await datasetFrames(5, { prompted: true }));
   const outs = await collect(brokers, detections, (all) => all.length >= 5, 60_000);
   running.stop();
   await running.done;
-  const labels = new Set(outs.flatMap((m) => (JSON.parse(m.value.toString()) as { detections: { label: string }[] }).detections.map((d) => d.label)));
+  const labels = new Set(
+    outs.flatMap((m) => (JSON.parse(m.value.toString()) as { detections: { label: string }[] }).detections.map((d) => d.label)),
+  );
   t.true(labels.size > 0);
-  t.true([...labels].every((l) => newLabels.includes(l)), `only the new labels are used (${[...labels].join(', ')})`);
+  t.true(
+    [...labels].every((l) => newLabels.includes(l)),
+    `only the new labels are used (${[...labels].join(', ')})`,
+  );
 });

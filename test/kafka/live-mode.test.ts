@@ -3,22 +3,29 @@ import type { FrameRecord } from '../../src/record.js';
 import { startTopology } from '../../src/topology/start-topology.js';
 import type { KafkaSourceStats } from '../../src/sources/kafka-source.js';
 import { sharedBrokers } from './broker.js';
-import { collect, createTopics, datasetFrames, frameIds, groupProgress, produce, uniqueName, type Collected } from './kafka-helpers.js';
+import { collect, testTopics, datasetFrames, frameIds, groupProgress, produce, type Collected } from './kafka-helpers.js';
 import { kafkaTopology } from './topology.js';
 
 test('live mode under overload: stale frames dropped and counted, newest processed, all committed, memory flat', async (t) => {
   const { brokers, release } = await sharedBrokers();
   t.teardown(release);
-  const [input, detections, dlq] = [uniqueName('in'), uniqueName('det'), uniqueName('dlq')];
-  const groupId = uniqueName('g');
-  await createTopics(brokers, [input, detections, dlq], 1);
+  const topics = await testTopics(brokers, 1);
+  const { input, detections, deadLetters: dlq, groupId } = topics;
   const streams = 3;
   // Bursts of 30 frames arrive far faster than frames are processed: an overload.
   const frames = await datasetFrames(150, { streams, prompted: true });
   let maxInFlight = 0;
   const heap: number[] = [];
   const running = await startTopology(
-    kafkaTopology({ brokers, input, groupId, detections, deadLetters: dlq, mode: 'live', patch: { live: { stalenessMs: 5000 }, maxInFlight: 2 } }),
+    kafkaTopology({
+      brokers,
+      input,
+      groupId,
+      detections,
+      deadLetters: dlq,
+      mode: 'live',
+      patch: { live: { stalenessMs: 5000 }, maxInFlight: 2 },
+    }),
     {
       log: () => {},
       onDone: (_r: FrameRecord) => {
@@ -35,7 +42,10 @@ test('live mode under overload: stale frames dropped and counted, newest process
     await produce(brokers, input, burst);
     const newest = new Set(burst.slice(-streams).map((f) => f.frameId));
     outs = await collect(brokers, detections, (all) => [...newest].every((id) => frameIds(all).includes(id)), 120_000);
-    t.true([...newest].every((id) => frameIds(outs).includes(id)), `burst ${wave}: the newest frame of every stream was processed`);
+    t.true(
+      [...newest].every((id) => frameIds(outs).includes(id)),
+      `burst ${wave}: the newest frame of every stream was processed`,
+    );
   }
   running.stop();
   await running.done;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { ROOT } from '../helpers/paths.js';
 import { sharedBrokers } from './broker.js';
-import { collect, createTopics, datasetFrames, frameIds, groupProgress, produce, uniqueName } from './kafka-helpers.js';
+import { collect, testTopics, datasetFrames, frameIds, groupProgress, produce } from './kafka-helpers.js';
 import { kafkaTopology } from './topology.js';
 
 function runCli(yaml: string): ChildProcess {
@@ -18,9 +18,8 @@ const exited = (p: ChildProcess) => new Promise<number | null>((resolve) => p.on
 test('pipeline process killed (SIGKILL) mid-stream and started again: nothing lost; SIGTERM drains and commits', async (t) => {
   const { brokers, release } = await sharedBrokers();
   t.teardown(release);
-  const [input, detections, dlq] = [uniqueName('in'), uniqueName('det'), uniqueName('dlq')];
-  const groupId = uniqueName('g');
-  await createTopics(brokers, [input, detections, dlq], 2);
+  const topics = await testTopics(brokers, 2);
+  const { input, detections, deadLetters: dlq, groupId } = topics;
   const frames = await datasetFrames(80, { prompted: true, streams: 2 });
   await produce(brokers, input, frames);
   const dir = await mkdtemp(join(tmpdir(), 'ogclip-topo-'));
@@ -43,7 +42,10 @@ test('pipeline process killed (SIGKILL) mid-stream and started again: nothing lo
   t.is(await secondExit, 0, 'SIGTERM ends the run cleanly');
 
   const ids = frameIds(outs);
-  t.deepEqual([...want].filter((id) => !ids.includes(id)), []);
+  t.deepEqual(
+    [...want].filter((id) => !ids.includes(id)),
+    [],
+  );
   t.log(`outputs ${ids.length} for ${want.size} frames: ${ids.length - new Set(ids).size} duplicates after the kill`);
   const progress = await groupProgress(brokers, groupId, input);
   t.is(progress.committed, progress.end, 'after the graceful stop every offset is committed');

@@ -2,15 +2,14 @@ import test from 'ava';
 import type { FrameRecord } from '../../src/record.js';
 import { startTopology } from '../../src/topology/start-topology.js';
 import { sharedBrokers } from './broker.js';
-import { collect, createTopics, datasetFrames, frameIds, produce, uniqueName } from './kafka-helpers.js';
+import { collect, testTopics, datasetFrames, frameIds, produce } from './kafka-helpers.js';
 import { kafkaTopology } from './topology.js';
 
 test('a second consumer joins mid-stream: partitions move, nothing is lost', async (t) => {
   const { brokers, release } = await sharedBrokers();
   t.teardown(release);
-  const [input, detections, dlq] = [uniqueName('in'), uniqueName('det'), uniqueName('dlq')];
-  const groupId = uniqueName('g');
-  await createTopics(brokers, [input, detections, dlq], 4);
+  const topics = await testTopics(brokers, 4);
+  const { input, detections, deadLetters: dlq, groupId } = topics;
   const frames = await datasetFrames(120, { prompted: true, streams: 8 });
   await produce(brokers, input, frames);
   const topo = kafkaTopology({ brokers, input, groupId, detections, deadLetters: dlq });
@@ -24,7 +23,10 @@ test('a second consumer joins mid-stream: partitions move, nothing is lost', asy
   b.stop();
   await Promise.all([a.done, b.done]);
   const ids = frameIds(outs);
-  t.deepEqual([...want].filter((id) => !ids.includes(id)), []);
+  t.deepEqual(
+    [...want].filter((id) => !ids.includes(id)),
+    [],
+  );
   t.true(doneBy.a > 0 && doneBy.b > 0, `both consumers processed frames (a ${doneBy.a}, b ${doneBy.b})`);
   t.log(`a ${doneBy.a}, b ${doneBy.b}, duplicates ${ids.length - new Set(ids).size}`);
 });

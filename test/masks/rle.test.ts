@@ -12,8 +12,10 @@ test('encode -> decode is the identity; runs are column-major and start with zer
   t.deepEqual(decodeRle(rle), m);
 });
 
-test('the factory\'s RLE masks decode to masks that fill their boxes', async (t) => {
-  const doc = JSON.parse(await readFile(`${SHAPES_VAL}/dataset.json`, 'utf8')) as { images: { objects: { bbox: number[]; mask: { size: [number, number]; counts: number[] } }[] }[] };
+test("the factory's RLE masks decode to masks that fill their boxes", async (t) => {
+  const doc = JSON.parse(await readFile(`${SHAPES_VAL}/dataset.json`, 'utf8')) as {
+    images: { objects: { bbox: number[]; mask: { size: [number, number]; counts: number[] } }[] }[];
+  };
   for (const im of doc.images.slice(0, 20)) {
     for (const o of im.objects) {
       const m = decodeRle(o.mask);

@@ -25,12 +25,31 @@ test('SAM2 onnx-community: one encoder run per frame, point and box prompts deco
   const [emb] = await models.sam2.encode([frame]);
   t.deepEqual(emb!.tensors['image_embeddings.0']!.dims, [1, 32, 256, 256]);
   t.deepEqual(emb!.tensors['image_embeddings.2']!.dims, [1, 256, 64, 64]);
-  const points = await models.sam2.decode(emb!, [{ points: [[100, 120]] }, { points: [[10, 10], [50, 60]], labels: [1, 0] }], 640, 480);
+  const points = await models.sam2.decode(
+    emb!,
+    [
+      { points: [[100, 120]] },
+      {
+        points: [
+          [10, 10],
+          [50, 60],
+        ],
+        labels: [1, 0],
+      },
+    ],
+    640,
+    480,
+  );
   t.is(points.masksPerPrompt, 3);
   t.is(points.maskSize, 256);
   t.is(points.logits.length, 2 * 3 * 256 * 256);
   t.is(points.iou.length, 6);
-  const mixed = await models.sam2.decode(emb!, [{ box: [10, 10, 200, 200] }, { points: [[30, 40]] }, { box: [0, 0, 50, 50], points: [[20, 20]] }], 640, 480);
+  const mixed = await models.sam2.decode(
+    emb!,
+    [{ box: [10, 10, 200, 200] }, { points: [[30, 40]] }, { box: [0, 0, 50, 50], points: [[20, 20]] }],
+    640,
+    480,
+  );
   t.is(mixed.objectScore.length, 3);
   t.true(mixed.logits.every(Number.isFinite));
 });

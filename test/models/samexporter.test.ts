@@ -12,7 +12,22 @@ test('SAM2 samexporter adapter: batch-1 encoder, float labels, boxes as corner p
     const frame = { data: new Float32Array(3 * s * s), channels: 3, height: s, width: s };
     const embs = await models.sam2.encode([frame, frame]);
     t.is(embs.length, 2);
-    const d = await models.sam2.decode(embs[0]!, [{ points: [[10, 20]] }, { box: [5, 5, 100, 90] }, { points: [[1, 1], [2, 2]], labels: [1, 0] }], 320, 240);
+    const d = await models.sam2.decode(
+      embs[0]!,
+      [
+        { points: [[10, 20]] },
+        { box: [5, 5, 100, 90] },
+        {
+          points: [
+            [1, 1],
+            [2, 2],
+          ],
+          labels: [1, 0],
+        },
+      ],
+      320,
+      240,
+    );
     t.is(d.masksPerPrompt, 3);
     t.is(d.logits.length, 3 * 3 * d.maskSize * d.maskSize);
     t.deepEqual(Array.from(d.objectScore), [Infinity, Infinity, Infinity]);

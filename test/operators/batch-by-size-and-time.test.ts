@@ -24,12 +24,20 @@ test('empty source completes without emitting an empty batch', async (t) => {
 test('source error: buffered items are flushed, then the error is passed on', async (t) => {
   const seen: number[][] = [];
   const err = await t.throwsAsync(
-    lastValueFrom(concat(of(1, 2), throwError(() => new Error('boom'))).pipe(batchBySizeAndTime({ maxSize: 5, maxWaitMs: 1000 }))).catch((e) => {
+    lastValueFrom(
+      concat(
+        of(1, 2),
+        throwError(() => new Error('boom')),
+      ).pipe(batchBySizeAndTime({ maxSize: 5, maxWaitMs: 1000 })),
+    ).catch((e) => {
       throw e;
     }),
   );
   t.is(err?.message, 'boom');
-  const sub = concat(of(1, 2), throwError(() => new Error('boom')))
+  const sub = concat(
+    of(1, 2),
+    throwError(() => new Error('boom')),
+  )
     .pipe(batchBySizeAndTime({ maxSize: 5, maxWaitMs: 1000 }))
     .subscribe({ next: (b) => seen.push(b), error: () => {} });
   sub.unsubscribe();

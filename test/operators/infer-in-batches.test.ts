@@ -21,8 +21,14 @@ test('a throwing batch marks its records failed and the stream goes on', async (
       toArray(),
     ),
   );
-  t.deepEqual(out.map((r) => r.frameId), ['1', '2', '3', '4']);
-  t.deepEqual(out.map((r) => r.error?.code ?? 'ok'), ['inference-failed', 'inference-failed', 'ok', 'ok']);
+  t.deepEqual(
+    out.map((r) => r.frameId),
+    ['1', '2', '3', '4'],
+  );
+  t.deepEqual(
+    out.map((r) => r.error?.code ?? 'ok'),
+    ['inference-failed', 'inference-failed', 'ok', 'ok'],
+  );
   t.regex(out[0]!.error!.message, /model exploded/);
 });
 
@@ -31,7 +37,13 @@ test('records that already failed are passed along without being run', async (t)
   const seen: string[] = [];
   const out = await lastValueFrom(
     from([bad, record('y')]).pipe(
-      inferInBatches({ stage: 'sam2', maxSize: 4, maxWaitMs: 1, concurrency: 1, run: async (b) => void seen.push(...b.map((r) => r.frameId)) }),
+      inferInBatches({
+        stage: 'sam2',
+        maxSize: 4,
+        maxWaitMs: 1,
+        concurrency: 1,
+        run: async (b) => void seen.push(...b.map((r) => r.frameId)),
+      }),
       toArray(),
     ),
   );

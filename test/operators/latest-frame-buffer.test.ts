@@ -1,7 +1,11 @@
 import test from 'ava';
 import { LatestFrameBuffer, type DropReason } from '../../src/operators/latest-frame-buffer.js';
 
-interface F { stream: string; n: number; at: number }
+interface F {
+  stream: string;
+  n: number;
+  at: number;
+}
 
 function buffer(now: { t: number }, drops: [F, DropReason][], stalenessMs = 100) {
   return new LatestFrameBuffer<F>({
@@ -23,8 +27,14 @@ test('per stream only the newest waiting frame is kept; superseded ones are repo
   b.end();
   const got: F[] = [];
   for await (const f of b) got.push(f);
-  t.deepEqual(got.map((f) => `${f.stream}${f.n}`), ['b1', 'a2']);
-  t.deepEqual(drops.map(([f, why]) => `${f.stream}${f.n}:${why}`), ['a1:superseded']);
+  t.deepEqual(
+    got.map((f) => `${f.stream}${f.n}`),
+    ['b1', 'a2'],
+  );
+  t.deepEqual(
+    drops.map(([f, why]) => `${f.stream}${f.n}:${why}`),
+    ['a1:superseded'],
+  );
 });
 
 test('frames that waited past the staleness budget are dropped as stale when taken', async (t) => {
@@ -37,8 +47,14 @@ test('frames that waited past the staleness budget are dropped as stale when tak
   b.end();
   const got: F[] = [];
   for await (const f of b) got.push(f);
-  t.deepEqual(got.map((f) => f.stream), ['b']);
-  t.deepEqual(drops.map(([f, why]) => `${f.stream}:${why}`), ['a:stale']);
+  t.deepEqual(
+    got.map((f) => f.stream),
+    ['b'],
+  );
+  t.deepEqual(
+    drops.map(([f, why]) => `${f.stream}:${why}`),
+    ['a:stale'],
+  );
 });
 
 test('an idle consumer wakes up when a frame is offered', async (t) => {

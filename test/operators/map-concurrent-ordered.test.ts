@@ -42,10 +42,17 @@ test('never more than `concurrency` projects run at once', async (t) => {
 });
 
 test('a rejected project errors the stream', async (t) => {
-  await t.throwsAsync(lastValueFrom(from([1, 2]).pipe(mapConcurrentOrdered(async (i) => {
-    if (i === 2) throw new Error('bad item');
-    return i;
-  }, 1))), { message: 'bad item' });
+  await t.throwsAsync(
+    lastValueFrom(
+      from([1, 2]).pipe(
+        mapConcurrentOrdered(async (i) => {
+          if (i === 2) throw new Error('bad item');
+          return i;
+        }, 1),
+      ),
+    ),
+    { message: 'bad item' },
+  );
 });
 
 test('source error is passed on', async (t) => {
@@ -58,10 +65,14 @@ test('source error is passed on', async (t) => {
 test('early unsubscribe: results that finish later are not emitted', async (t) => {
   const gate = latch();
   const seen: number[] = [];
-  const sub = from([1]).pipe(mapConcurrentOrdered(async (i) => {
-    await gate.promise;
-    return i;
-  }, 1)).subscribe((v) => seen.push(v));
+  const sub = from([1])
+    .pipe(
+      mapConcurrentOrdered(async (i) => {
+        await gate.promise;
+        return i;
+      }, 1),
+    )
+    .subscribe((v) => seen.push(v));
   sub.unsubscribe();
   gate.open();
   await gate.promise;

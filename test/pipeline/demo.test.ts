@@ -13,13 +13,26 @@ test('the demo topology on the embedded default meets the bar: precision and rec
   const topo = await loadTopology(`${ROOT}topologies/demo.yaml`, (tp) => {
     tp.sinks = tp.sinks
       .filter((s) => s.kind !== 'console')
-      .map((s) => (s.kind === 'annotated-png' ? { ...s, dir: join(out, 'annotated') } : 'path' in s ? { ...s, path: join(out, s.path.split('/').pop()!) } : s));
+      .map((s) =>
+        s.kind === 'annotated-png'
+          ? { ...s, dir: join(out, 'annotated') }
+          : 'path' in s
+            ? { ...s, path: join(out, s.path.split('/').pop()!) }
+            : s,
+      );
   });
   const running = await startTopology(topo, { log: () => {} });
   await running.done;
   const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as Record<string, number>;
   t.deepEqual(validate('summary', summary), []);
-  t.log(JSON.stringify({ precision: summary.precision, recall: summary.recall, fps: summary.frames_per_second, detections: summary.detections }));
+  t.log(
+    JSON.stringify({
+      precision: summary.precision,
+      recall: summary.recall,
+      fps: summary.frames_per_second,
+      detections: summary.detections,
+    }),
+  );
   t.is(summary.frames, 300);
   t.is(summary.dead_letters, 0);
   t.true(summary.precision! >= 0.9, `precision ${summary.precision}`);

@@ -12,10 +12,13 @@ import type { FrameRecord } from '../../src/record.js';
 import { DEFAULT_BUNDLE, ROOT } from '../helpers/paths.js';
 
 interface Reference {
-  frames: { image_path: string; objects: { point: [number, number]; mask_area: number; embedding: number[]; crop_embedding: number[] }[] }[];
+  frames: {
+    image_path: string;
+    objects: { point: [number, number]; mask_area: number; embedding: number[]; crop_embedding: number[] }[];
+  }[];
 }
 
-test('pipeline embeddings match the factory\'s PyTorch reference (cosine >= 0.9999), object-guided and crop', async (t) => {
+test("pipeline embeddings match the factory's PyTorch reference (cosine >= 0.9999), object-guided and crop", async (t) => {
   const ref = JSON.parse(await readFile(join(DEFAULT_BUNDLE, 'parity.json'), 'utf8')) as Reference;
   const models = await openModelSet(await readBundle(DEFAULT_BUNDLE));
   t.teardown(() => models.dispose());
@@ -32,11 +35,16 @@ test('pipeline embeddings match the factory\'s PyTorch reference (cosine >= 0.99
         timings: {},
       })),
     );
-  let worst = { guided: 1, crop: 1 };
+  const worst = { guided: 1, crop: 1 };
   let objects = 0;
   for (const embedder of ['object-guided', 'crop'] as const) {
     const sink = collectSink();
-    const run = await startTopology(defaultTopology(DEFAULT_BUNDLE, { embedder, sam2: { mode: 'prompted' } }), { source: memorySource(await records()), models, extraSinks: [sink], log: () => {} });
+    const run = await startTopology(defaultTopology(DEFAULT_BUNDLE, { embedder, sam2: { mode: 'prompted' } }), {
+      source: memorySource(await records()),
+      models,
+      extraSinks: [sink],
+      log: () => {},
+    });
     await run.done;
     sink.records.forEach((r, i) => {
       t.is(r.error, undefined);
@@ -52,7 +60,9 @@ test('pipeline embeddings match the factory\'s PyTorch reference (cosine >= 0.99
       });
     });
   }
-  t.log(`${objects} objects in ${ref.frames.length} frames; worst cosine: object-guided ${worst.guided.toFixed(6)}, crop ${worst.crop.toFixed(6)}`);
+  t.log(
+    `${objects} objects in ${ref.frames.length} frames; worst cosine: object-guided ${worst.guided.toFixed(6)}, crop ${worst.crop.toFixed(6)}`,
+  );
   t.true(objects >= 40);
   t.true(worst.guided >= 0.9999);
   t.true(worst.crop >= 0.9999);

@@ -9,8 +9,23 @@ const mask = { width: 4, height: 3, data: Uint8Array.from([0, 1, 1, 0, 0, 1, 1, 
 
 function analysed() {
   const r = record('f1', new Uint8Array([1, 2, 3]), { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
-  r.image = { rgb: { data: new Uint8Array(36), width: 4, height: 3 }, sam2Input: undefined as never, clipFrame: undefined as never, clipInput: undefined as never };
-  r.objects = [{ index: 0, prompt: { points: [[1, 1]] }, mask, box: [1, 0, 3, 2], score: 0.93, embedding: Float32Array.from([0.6, 0.8]), labels: [{ label: 'a red circle', score: 0.9 }] }];
+  r.image = {
+    rgb: { data: new Uint8Array(36), width: 4, height: 3 },
+    sam2Input: undefined as never,
+    clipFrame: undefined as never,
+    clipInput: undefined as never,
+  };
+  r.objects = [
+    {
+      index: 0,
+      prompt: { points: [[1, 1]] },
+      mask,
+      box: [1, 0, 3, 2],
+      score: 0.93,
+      embedding: Float32Array.from([0.6, 0.8]),
+      labels: [{ label: 'a red circle', score: 0.9 }],
+    },
+  ];
   r.detections = [{ objectIndex: 0, label: 'a red circle', score: 0.9, box: [1, 0, 3, 2], mask }];
   return r;
 }
@@ -20,7 +35,10 @@ test('objects and detections messages match their schemas; keys are stable', (t)
   const o = objectsMessage(r, ctx);
   t.deepEqual(validate('objects', o), []);
   t.is(o.key, 'test/f1/1');
-  t.deepEqual(Array.from(base64Float32(o.objects[0]!.embedding)).map((v) => Number(v.toFixed(5))), [0.6, 0.8]);
+  t.deepEqual(
+    Array.from(base64Float32(o.objects[0]!.embedding)).map((v) => Number(v.toFixed(5))),
+    [0.6, 0.8],
+  );
   t.deepEqual(validate('detections', detectionsMessage(r, ctx)), []);
 });
 

@@ -15,11 +15,32 @@ test('prompts outside the frame, NaN coordinates and bad boxes are named precise
 
 test('the automatic grid puts n x n points at cell centres', (t) => {
   const g = pointGrid(2, 100, 50);
-  t.deepEqual(g.map((p) => p.points![0]), [[25, 12.5], [75, 12.5], [25, 37.5], [75, 37.5]]);
+  t.deepEqual(
+    g.map((p) => p.points![0]),
+    [
+      [25, 12.5],
+      [75, 12.5],
+      [25, 37.5],
+      [75, 37.5],
+    ],
+  );
 });
 
 test('sam2 options are validated when the stage is built', (t) => {
   const model = { maxEncoderBatch: 1 } as Sam2Model;
-  t.throws(() => sam2Stage({ model, mode: 'automatic', automatic: { ...samAutomaticDefaults, boxNmsThresh: 0 }, batch: { maxSize: 1, maxWaitMs: 0 } }), { instanceOf: ConfigError });
-  t.throws(() => sam2Stage({ model, mode: 'automatic', automatic: { ...samAutomaticDefaults, pointsPerSide: 0 }, batch: { maxSize: 1, maxWaitMs: 0 } }), { instanceOf: ConfigError });
+  t.throws(
+    () =>
+      sam2Stage({ model, mode: 'automatic', automatic: { ...samAutomaticDefaults, boxNmsThresh: 0 }, batch: { maxSize: 1, maxWaitMs: 0 } }),
+    { instanceOf: ConfigError },
+  );
+  t.throws(
+    () =>
+      sam2Stage({
+        model,
+        mode: 'automatic',
+        automatic: { ...samAutomaticDefaults, pointsPerSide: 0 },
+        batch: { maxSize: 1, maxWaitMs: 0 },
+      }),
+    { instanceOf: ConfigError },
+  );
 });

@@ -4,7 +4,7 @@ import { normalise } from '../../src/tensor/image.js';
 
 const chw = (h: number, w: number, values: number[]) => ({ data: Float32Array.from(values), channels: 1, height: h, width: w });
 
-test('shrinking averages each output cell\'s area (adaptive average pooling)', (t) => {
+test("shrinking averages each output cell's area (adaptive average pooling)", (t) => {
   const out = resize(chw(2, 4, [1, 3, 5, 7, 9, 11, 13, 15]), 1, 2);
   t.deepEqual(Array.from(out.data), [(1 + 3 + 9 + 11) / 4, (5 + 7 + 13 + 15) / 4]);
 });
@@ -29,5 +29,8 @@ test('same size is returned as is', (t) => {
 test('normalise: (x/255 - mean) / std per channel, planar output', (t) => {
   const rgb = { data: Uint8Array.from([255, 0, 51, 0, 255, 102]), width: 2, height: 1 };
   const out = normalise(rgb, [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]);
-  t.deepEqual(Array.from(out.data).map((v) => Number(v.toFixed(4))), [1, -1, -1, 1, -0.6, -0.2]);
+  t.deepEqual(
+    Array.from(out.data).map((v) => Number(v.toFixed(4))),
+    [1, -1, -1, 1, -0.6, -0.2],
+  );
 });

@@ -42,11 +42,14 @@ sinks: []
   t.regex(msg, /sam2\.mode: must be one of "automatic", "prompted"/);
   t.regex(msg, /sinks: must NOT have fewer than 1 items/);
   t.regex(await topologyError('name: [unclosed'), /not valid YAML/);
-  t.regex(await topologyError(`
+  t.regex(
+    await topologyError(`
 name: live-replay
 bundle: b
 mode: live
 source: { kind: dataset, path: d }
 sinks: [{ kind: console }]
-`), /live mode replays a dataset like a camera: set source.fps > 0/);
+`),
+    /live mode replays a dataset like a camera: set source.fps > 0/,
+  );
 });
