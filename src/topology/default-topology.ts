@@ -2,8 +2,9 @@ import { assertValid } from '../schema/validator.js';
 import type { Topology } from './topology.js';
 
 /**
- * A topology with every default, for the single-image commands: the given bundle, no sinks of
- * its own (the caller adds a collecting sink) and a placeholder source (the caller's is used).
+ * A topology with every default, for the single-image commands and tests: the given bundle, a
+ * placeholder source (the caller passes its own), and no sinks unless `patch` names some (the
+ * caller usually adds a collecting sink).
  */
 export function defaultTopology(bundle: string, patch: Record<string, unknown> = {}): Topology {
   const t = assertValid<Topology>(
@@ -11,6 +12,6 @@ export function defaultTopology(bundle: string, patch: Record<string, unknown> =
     { name: 'cli', bundle, source: { kind: 'directory', path: '.' }, sinks: [{ kind: 'console', everyMs: 0 }], ...patch },
     'command-line options',
   );
-  t.sinks = [];
+  if (!('sinks' in patch)) t.sinks = [];
   return t;
 }

@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTopology } from '../../src/topology/start-topology.js';
+import { validate } from '../../src/schema/validator.js';
 import { DLQ_HEADERS } from '../../src/sinks/kafka-sink.js';
 import { HEADERS } from '../../src/sources/kafka-message.js';
 import { corruptJpeg, pngImage } from '../helpers/images.js';
@@ -79,4 +80,5 @@ test('bad messages reach the dead-letter topic with their reasons and the stream
   // The original message is kept byte for byte (here: the broken JSON).
   t.is(dead.find((m) => m.headers[HEADERS.frameId] === 'bad-json')!.value.toString(), '{not json');
   t.deepEqual(frameIds(outs).sort(), ['good-1', 'good-2', 'good-inline', 'good-ref']);
+  for (const m of outs) t.deepEqual(validate('detections', JSON.parse(m.value.toString())), []);
 });

@@ -173,3 +173,36 @@ def samples(frames: list[np.ndarray], masks: list[np.ndarray], points: list, pat
     for i, t in enumerate(tiles):
         grid.paste(t, ((i % 4) * w, (i // 4) * h))
     grid.save(path)
+
+
+def main() -> None:
+    """Evaluate trained checkpoints again (the build runs this as its evaluation stage):
+    python -m ogclip_factory.evaluate --out <work folder of a build> [--val ../datasets/shapes-val]"""
+    import argparse
+
+    from .clip import Tokenizer as Tok
+    from .head import ObjectGuidedHead as Head
+
+    ap = argparse.ArgumentParser(description=main.__doc__)
+    ap.add_argument("--out", type=Path, required=True, help="the build's work folder (checkpoints, tokenizer)")
+    ap.add_argument("--val", type=Path, default=Path(__file__).resolve().parents[2] / "datasets" / "shapes-val")
+    ap.add_argument("--results", type=Path, default=Path(__file__).resolve().parents[1] / "results")
+    a = ap.parse_args()
+
+    def load(model: torch.nn.Module, name: str) -> torch.nn.Module:
+        model.load_state_dict(torch.load(a.out / f"{name}.ckpt", weights_only=False)["model"])
+        return model.eval()
+
+    seg = load(Segmenter(), "segmenter")
+    clip = load(TinyClip(), "clip")
+    tok = Tok(a.out / "tokenizer" / "tokenizer.json")
+    clip_dim = clip.vision.proj.in_features + clip.vision.proj.out_features
+    heads = {}
+    for variant in ("full", "no_mask", "no_object", "no_clip"):
+        head = Head(clip_dim, embed=clip.vision.proj.out_features, drop=None if variant == "full" else variant[3:])
+        heads[variant] = load(head, f"head-{variant}")
+    run(seg, clip, tok, heads, a.val, a.results)
+
+
+if __name__ == "__main__":
+    main()

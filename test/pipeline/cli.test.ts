@@ -1,0 +1,41 @@
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { mkdtemp, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT, SHAPES_VAL } from '../helpers/paths.js';
+import { base64Float32 } from '../../src/sinks/messages.js';
+
+const run = promisify(execFile);
+const cli = (...args: string[]) => run(process.execPath, [`${ROOT}bin/ogclip.js`, ...args], { cwd: ROOT });
+const frame = `${SHAPES_VAL}/images/frame-00000.jpg`;
+
+test('embed: a click gives one normalised object embedding with its top labels', async (t) => {
+  const { stdout } = await cli('embed', frame, '--point', '60,70');
+  const out = JSON.parse(stdout) as { objects: { embedding: number[]; embedding_base64: string; labels: { label: string }[] }[] };
+  t.is(out.objects.length, 1);
+  const e = out.objects[0]!.embedding;
+  t.is(e.length, 64);
+  t.true(Math.abs(Math.hypot(...e) - 1) < 1e-3);
+  t.is(base64Float32(out.objects[0]!.embedding_base64).length, 64);
+  t.is(out.objects[0]!.labels.length, 3);
+});
+
+test('detect: detections as JSON and an annotated PNG', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'ogclip-cli-'));
+  const { stdout } = await cli('detect', frame, '--out', join(dir, 'a.png'), '--points-per-side', '12');
+  const out = JSON.parse(stdout) as { width: number; detections: { label: string; box: number[] }[] };
+  t.is(out.width, 256);
+  t.true(out.detections.length > 0);
+  t.true((await stat(join(dir, 'a.png'))).size > 1000);
+});
+
+test('bad arguments and bad files give clear errors and a non-zero exit', async (t) => {
+  const e1 = await t.throwsAsync(cli('embed', frame, '--point', '1,2,3'));
+  t.regex((e1 as unknown as { stderr: string }).stderr, /--point must be 2 comma-separated numbers/);
+  const e2 = await t.throwsAsync(cli('detect', `${ROOT}README.md`));
+  t.regex((e2 as unknown as { stderr: string }).stderr, /decode failed \(unsupported-format\)/);
+  const e3 = await t.throwsAsync(cli('run', `${ROOT}nope.yaml`));
+  t.regex((e3 as unknown as { stderr: string }).stderr, /topology file not found/);
+});
