@@ -4,7 +4,7 @@ import { batchBySizeAndTime, type BatchOptions } from './operators/batch-by-size
 import { fromGated } from './operators/from-gated.js';
 import { InFlightGate } from './operators/in-flight-gate.js';
 import { retry, type RetryOptions } from './operators/retry.js';
-import { releaseIntermediates, type FrameRecord } from './record.js';
+import type { FrameRecord } from './record.js';
 import type { Sink, SinkContext } from './sinks/sink.js';
 import type { FrameSource } from './sources/source.js';
 
@@ -50,7 +50,6 @@ export function runPipeline(o: PipelineOptions): RunningPipeline {
           for (const r of batch) {
             r.timings.sink = dt / batch.length;
             await o.source.ack(r);
-            releaseIntermediates(r);
             gate.release();
             o.onDone?.(r);
           }

@@ -1,6 +1,6 @@
 import type { FrameErrorCode } from './errors.js';
 import type { Box, Mask } from './masks/mask.js';
-import type { Sam2Embeddings, Sam2Prompt } from './models/sam2.js';
+import type { Sam2Prompt } from './models/sam2.js';
 import type { Chw, Rgb } from './tensor/image.js';
 
 /** The stages, in pipeline order; errors and timings are keyed by them. */
@@ -68,8 +68,6 @@ export interface FrameRecord {
   readonly headers?: Readonly<Record<string, string>>;
   error?: FrameError;
   image?: { rgb: Rgb; sam2Input: Chw; clipFrame: Chw; clipInput: Chw };
-  sam2?: Sam2Embeddings;
-  clip?: { embeds: Float32Array; hidden: Float32Array; tokens: number; dim: number };
   objects?: ObjectState[];
   detections?: Detection[];
   timings: Partial<Record<StageName, number>>;
@@ -83,15 +81,11 @@ export function fail(r: FrameRecord, stage: StageName, code: FrameErrorCode, mes
   if (!r.error) r.error = { stage, code, message };
   // Large intermediates are dropped at once: a failed frame must not hold memory on its way to the DLQ.
   delete r.image;
-  delete r.sam2;
-  delete r.clip;
   return r;
 }
 
 /** Frees per-frame tensors once a record's outputs no longer need them. */
 export function releaseIntermediates(r: FrameRecord): void {
-  delete r.sam2;
-  delete r.clip;
   if (r.image) r.image = { ...r.image, sam2Input: EMPTY, clipFrame: EMPTY, clipInput: EMPTY };
 }
 

@@ -31,9 +31,9 @@ export async function annotate(r: FrameRecord): Promise<Buffer> {
     const [cr, cg, cb] = PALETTE[i % PALETTE.length]!;
     for (let p = 0; p < w * h; p++) {
       if (!d.mask.data[p]) continue;
-      px[p * 3] = (px[p * 3]! * 0.45 + cr * 0.55) | 0;
-      px[p * 3 + 1] = (px[p * 3 + 1]! * 0.45 + cg * 0.55) | 0;
-      px[p * 3 + 2] = (px[p * 3 + 2]! * 0.45 + cb * 0.55) | 0;
+      px[p * 3] = (px[p * 3]! * 0.7 + cr * 0.3) | 0;
+      px[p * 3 + 1] = (px[p * 3 + 1]! * 0.7 + cg * 0.3) | 0;
+      px[p * 3 + 2] = (px[p * 3 + 2]! * 0.7 + cb * 0.3) | 0;
     }
   });
   const font = Math.max(9, Math.round(Math.min(w, h) / 28));

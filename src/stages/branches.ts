@@ -31,7 +31,6 @@ export function branchesStage(options: BranchesOptions): OperatorFunction<FrameR
       const masks: Float32Array[] = [];
       withObjects.forEach((r, i) => {
         const v = vision[i]!;
-        r.clip = v;
         for (const o of r.objects!) {
           objs.push(o);
           pixels.push(maskedCrop(r.image!.clipFrame, o.mask, head.objectSize, head.crop).data); // [3,R,R]

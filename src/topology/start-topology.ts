@@ -1,11 +1,11 @@
-import type { OperatorFunction } from 'rxjs';
+import { map, type OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import { readBundle } from '../models/bundle.js';
 import { LabelSet } from '../models/label-set.js';
 import { openModelSet, requireHead, type ModelSet } from '../models/model-set.js';
 import type { SessionOptions } from '../models/session-options.js';
 import { runPipeline, type RunningPipeline } from '../pipeline.js';
-import type { FrameRecord } from '../record.js';
+import { releaseIntermediates, type FrameRecord } from '../record.js';
 import { annotatedPngSink } from '../sinks/annotated-png-sink.js';
 import { consoleProgressSink } from '../sinks/console-progress-sink.js';
 import { jsonlSink } from '../sinks/jsonl-sink.js';
@@ -89,6 +89,11 @@ export function buildStages(t: Topology, models: ModelSet, labels: LabelSet): Op
       scoreThreshold: t.similarity.threshold,
       topK: t.similarity.topK,
       maskNmsThresh: t.similarity.maskNmsThresh,
+    }),
+    // Sinks need the pixels and masks only: the model inputs go before the frame waits on them.
+    map((r: FrameRecord) => {
+      releaseIntermediates(r);
+      return r;
     }),
   );
   return stages;
