@@ -1,6 +1,6 @@
 // Pipeline speed beside the raw onnxruntime session times, measured in the same run.
 //   npm run bench                     (embedded default bundle, demo topology)
-//   node dist/bench/pipeline-bench.js --bundle bench/models/public-real-size --frames 4 --points-per-side 4
+//   node dist/bench/pipeline-bench.js --bundle bench/models/public-real-size --embedder crop --frames 3 --points-per-side 4
 // Writes bench/results/<bundle name>.json and prints a markdown table.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     dataset: { type: 'string', default: 'datasets/shapes-val' },
     frames: { type: 'string', default: '100' },
     'points-per-side': { type: 'string' },
+    embedder: { type: 'string' },
     repeats: { type: 'string', default: '5' },
     out: { type: 'string' },
   },
@@ -32,6 +33,7 @@ const frames = Number(args.frames);
 const repeats = Number(args.repeats);
 let topo: Topology = await loadTopology(args.topology!);
 if (args.bundle) topo = { ...topo, bundle: resolve(args.bundle) };
+if (args.embedder) topo = { ...topo, embedder: args.embedder as Topology['embedder'] };
 if (args['points-per-side']) topo = { ...topo, sam2: { ...topo.sam2, pointsPerSide: Number(args['points-per-side']) } };
 const bundle = await readBundle(topo.bundle);
 const m = bundle.manifest;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real-size random-weight exports (SAM2 hiera-tiny, CLIP ViT-B/32) in the public formats, for
 # benchmarks only: bench/models/ is git-ignored and never committed (hundreds of MB).
-#   bash scripts/make-real-size-models.sh && npm run bench -- --bundle bench/models/public-real-size --frames 3 --points-per-side 4
+#   bash scripts/make-real-size-models.sh && npm run bench -- --bundle bench/models/public-real-size --embedder crop --frames 3 --points-per-side 4
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 py=$("$root/scripts/python-env.sh")
