@@ -10,7 +10,7 @@ test('a second consumer joins mid-stream: partitions move, nothing is lost', asy
   t.teardown(release);
   const topics = await testTopics(brokers, 4);
   const { input, detections, deadLetters: dlq, groupId } = topics;
-  const frames = await datasetFrames(120, { prompted: true, streams: 8 });
+  const frames = await datasetFrames(240, { prompted: true, streams: 8 });
   await produce(brokers, input, frames);
   const topo = kafkaTopology({ brokers, input, groupId, detections, deadLetters: dlq });
   const doneBy = { a: 0, b: 0 };
