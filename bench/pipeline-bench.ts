@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { readBundle } from '../src/models/bundle.js';
-import { openModelSet, type ModelSet } from '../src/models/model-set.js';
+import { openModelSet, warmUp, type ModelSet } from '../src/models/model-set.js';
 import type { FrameRecord } from '../src/record.js';
 import { collectSink } from '../src/sinks/collect-sink.js';
 import { datasetReplaySource } from '../src/sources/dataset-replay-source.js';
@@ -102,6 +102,7 @@ const perCall = Math.min(grid, topo.sam2.pointsPerBatch);
 }
 
 const models: ModelSet = await openModelSet(bundle);
+await warmUp(models); // as `ogclip run` does: the first frames should not pay first-run costs
 // Pipeline throughput on the topology (automatic masks), same models, same machine.
 const sink = collectSink();
 const source = await datasetReplaySource({

@@ -110,3 +110,30 @@ export function requireHead(models: ModelSet): ObjectGuidedHead {
   }
   return models.head;
 }
+
+/**
+ * One run of every model at start, through the same adapters the stages use, so that the first
+ * frames do not pay onnxruntime's first-run cost (graph set-up, arena growth) and a model that
+ * cannot run fails before any frame is taken.
+ */
+export async function warmUp(models: ModelSet): Promise<void> {
+  const s = models.sam2.inputSize;
+  const [emb] = await models.sam2.encode([{ data: new Float32Array(3 * s * s), channels: 3, height: s, width: s }]);
+  await models.sam2.decode(emb!, [{ points: [[s / 2, s / 2]], labels: [1] }], s, s);
+  const v = models.clipVision.imageSize;
+  const [vision] = await models.clipVision.embed([{ data: new Float32Array(3 * v * v), channels: 3, height: v, width: v }]);
+  await models.clipText.embed(['a photo']);
+  const h = models.head;
+  if (!h || !vision) return;
+  const [o] = await h.objectBranch.run({
+    object_pixels: { dims: [1, 3, h.objectSize, h.objectSize], data: new Float32Array(3 * h.objectSize ** 2) },
+  });
+  const [k] = await h.maskBranch.run({ object_mask: { dims: [1, 1, h.maskSize, h.maskSize], data: new Float32Array(h.maskSize ** 2) } });
+  const clip = new Float32Array(vision.dim + vision.embeds.length);
+  const [f] = await h.fusion.run({
+    object_features: { dims: [1, o!.length], data: o! },
+    mask_features: { dims: [1, k!.length], data: k! },
+    clip_features: { dims: [1, clip.length], data: clip },
+  });
+  await h.projection.run({ fused: { dims: [1, f!.length], data: f! } });
+}

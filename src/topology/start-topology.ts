@@ -2,7 +2,7 @@ import { map, type OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import { readBundle } from '../models/bundle.js';
 import { LabelSet } from '../models/label-set.js';
-import { openModelSet, requireHead, type ModelSet } from '../models/model-set.js';
+import { openModelSet, requireHead, warmUp, type ModelSet } from '../models/model-set.js';
 import type { SessionOptions } from '../models/session-options.js';
 import { runPipeline, type RunningPipeline } from '../pipeline.js';
 import { releaseIntermediates, type FrameRecord } from '../record.js';
@@ -154,6 +154,7 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
   const models = options.models ?? (await openModelSet(await readBundle(t.bundle), sessionOptionsOf(t)));
   const owned = !options.models;
   try {
+    if (owned) await warmUp(models);
     const labels = await LabelSet.create(models.clipText, t.labels.list ?? models.bundle.manifest.labels, t.labels.template);
     const stages = buildStages(t, models, labels);
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
