@@ -29,7 +29,7 @@ for (const g of grid) {
     similarity: { ...base.similarity, threshold: g.threshold, maskNmsThresh: g.maskNmsThresh },
     sinks: [],
   };
-  const sink = await summarySink('/dev/null');
+  const sink = await summarySink(undefined);
   const source = await datasetReplaySource({ path: dataset, fps: 0, streamId: 'tune', limit: Number(limitArg ?? 0), loops: 1 });
   const run = await startTopology(t, { source, models, extraSinks: [sink], log: () => {} });
   await run.done;

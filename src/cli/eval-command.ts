@@ -6,6 +6,7 @@ import { interiorPoint } from '../masks/interior-point.js';
 import { readBundle } from '../models/bundle.js';
 import { openModelSet, type ModelSet } from '../models/model-set.js';
 import type { FrameRecord } from '../record.js';
+import { modelInputs } from '../stages/decode.js';
 import { collectSink } from '../sinks/collect-sink.js';
 import { summarySink, type RunSummary } from '../sinks/summary-sink.js';
 import { datasetReplaySource } from '../sources/dataset-replay-source.js';
@@ -21,6 +22,7 @@ interface EvalOptions {
   topology?: string;
   limit: number;
   out?: string;
+  detection: boolean;
 }
 
 /** Object embeddings of every ground-truth object, each prompted by one click at its deepest point. */
@@ -59,6 +61,7 @@ export function registerEval(program: Command): void {
     .option('--topology <yaml>', 'take sam2/similarity settings from this topology (detection part)')
     .option('--limit <n>', 'first n frames only (0: all)', (v) => Number.parseInt(v, 10), 0)
     .option('--out <json>', 'write the report here as well')
+    .option('--no-detection', 'retrieval only (skip the automatic-mask detection run)')
     .action(async (dataset: string, o: EvalOptions) => {
       const t = o.topology ? await loadTopology(o.topology) : defaultTopology(resolve(o.bundle));
       const models = await openModelSet(await readBundle(o.topology ? t.bundle : resolve(o.bundle)), sessionOptionsOf(t));
@@ -68,48 +71,39 @@ export function registerEval(program: Command): void {
         const index = new Map(labels.map((l, i) => [l, i]));
         const retrieval: Record<string, ReturnType<typeof retrievalScores>> = {};
         const embedders: Topology['embedder'][] = models.head ? ['object-guided', 'crop'] : ['crop'];
-        let plain: Float32Array[] = [];
-        let truthLabels: number[] = [];
+        const m = models.bundle.manifest;
+        const inputs = { sam2: { size: m.sam2.input_size, ...models.sam2Norm }, clip: { size: m.clip.image_size, ...models.clipNorm } };
         for (const embedder of embedders) {
           const records = await promptedRun(t, models, resolve(dataset), o.limit, embedder);
           const objs: Float32Array[] = [];
-          truthLabels = [];
-          const frames: FrameRecord[] = [];
+          const plain: Float32Array[] = [];
+          const truth: number[] = [];
           for (const r of records) {
-            if (r.error || !r.objects || !r.groundTruth) continue;
+            if (r.error || !r.objects || !r.groundTruth || !r.image) continue;
+            // Plain CLIP (computed once, in the crop pass): the whole frame's embedding stands
+            // for each of its objects. The model inputs were released after the stages, so they
+            // are made again from the pixels, by the decode stage's own definition.
+            const frame =
+              embedder === 'crop' ? (await models.clipVision.embed([modelInputs(r.image.rgb, inputs).clipInput]))[0] : undefined;
             r.objects.forEach((obj, i) => {
               const label = index.get(r.groundTruth![i]!.description);
               if (label === undefined || !obj.embedding) return;
               objs.push(obj.embedding);
-              truthLabels.push(label);
+              truth.push(label);
+              if (frame) plain.push(l2normalise(frame.embeds));
             });
-            frames.push(r);
           }
-          retrieval[embedder === 'crop' ? 'crop_clip' : 'object_guided'] = retrievalScores(objs, truthLabels, texts);
-          if (embedder === 'crop') {
-            // Plain CLIP: the whole frame's embedding stands for each of its objects.
-            plain = [];
-            for (const r of records) {
-              if (r.error || !r.image || !r.objects) continue;
-              const [v] = await models.clipVision.embed([r.image.clipInput]);
-              for (const obj of r.objects) if (obj.embedding) plain.push(l2normalise(v!.embeds));
-            }
-          }
+          retrieval[embedder === 'crop' ? 'crop_clip' : 'object_guided'] = retrievalScores(objs, truth, texts);
+          if (embedder === 'crop') retrieval.plain_clip = retrievalScores(plain, truth, texts);
         }
-        retrieval.plain_clip = retrievalScores(plain, truthLabels, texts);
-        const summary = summarySink('/dev/null');
-        const sink = await summary;
-        const source = await datasetReplaySource({ path: resolve(dataset), fps: 0, streamId: 'eval', limit: o.limit, loops: 1 });
-        const run = await startTopology({ ...t, sinks: [] }, { source, models, extraSinks: [sink], log: () => {} });
-        await run.done;
-        const det: RunSummary = sink.summary();
-        const report = {
-          dataset: resolve(dataset),
-          bundle: models.modelVersion,
-          protocol:
-            'retrieval: one click per ground-truth object at its deepest point (as training/ogclip_factory/evaluate.py); detection: automatic masks, correct = mask IoU >= 0.5 with a ground-truth object and its label',
-          retrieval,
-          detection: {
+        let detection: Record<string, unknown> | undefined;
+        if (o.detection) {
+          const sink = await summarySink(undefined);
+          const source = await datasetReplaySource({ path: resolve(dataset), fps: 0, streamId: 'eval', limit: o.limit, loops: 1 });
+          const run = await startTopology({ ...t, sinks: [] }, { source, models, extraSinks: [sink], log: () => {} });
+          await run.done;
+          const det: RunSummary = sink.summary();
+          detection = {
             precision: det.precision,
             recall: det.recall,
             frames: det.frames,
@@ -117,7 +111,15 @@ export function registerEval(program: Command): void {
             frames_per_second: det.frames_per_second,
             sam2: t.sam2,
             similarity: t.similarity,
-          },
+          };
+        }
+        const report = {
+          dataset: resolve(dataset),
+          bundle: models.modelVersion,
+          protocol:
+            'retrieval: one click per ground-truth object at its deepest point (as training/ogclip_factory/evaluate.py); detection: automatic masks, correct = mask IoU >= 0.5 with a ground-truth object and its label',
+          retrieval,
+          ...(detection ? { detection } : {}),
         };
         const text = JSON.stringify(report, null, 2);
         process.stdout.write(text + '\n');

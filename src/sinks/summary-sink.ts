@@ -21,10 +21,13 @@ export interface RunSummary {
 /**
  * Counts what went through and, when frames carry ground truth (dataset replay), scores the
  * detections: precision and recall with a match at mask IoU >= 0.5 and the right label.
- * Writes the summary JSON on close.
+ * Writes the summary JSON on close when given a path; `summary()` reads it at any time.
  */
-export async function summarySink(path: string, clock: () => number = () => performance.now()): Promise<Sink & { summary(): RunSummary }> {
-  await mkdir(dirname(path), { recursive: true });
+export async function summarySink(
+  path: string | undefined,
+  clock: () => number = () => performance.now(),
+): Promise<Sink & { summary(): RunSummary }> {
+  if (path) await mkdir(dirname(path), { recursive: true });
   const start = clock();
   let frames = 0;
   let objects = 0;
@@ -78,7 +81,7 @@ export async function summarySink(path: string, clock: () => number = () => perf
     },
     summary,
     async close() {
-      await writeFile(path, JSON.stringify(summary(), null, 2) + '\n');
+      if (path) await writeFile(path, JSON.stringify(summary(), null, 2) + '\n');
     },
   };
 }

@@ -3,7 +3,7 @@ import type { OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import { mapConcurrentOrdered } from '../operators/map-concurrent-ordered.js';
 import { fail, type FrameRecord } from '../record.js';
-import { normalise, type Rgb } from '../tensor/image.js';
+import { normalise, type Chw, type Rgb } from '../tensor/image.js';
 import { resize } from '../tensor/resize.js';
 
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
@@ -100,9 +100,14 @@ async function decodeOne(r: FrameRecord, o: DecodeOptions): Promise<void> {
     if (/pixel limit/i.test(msg)) return void fail(r, 'decode', 'image-too-large', msg);
     return void fail(r, 'decode', 'corrupt-image', `cannot decode ${kind.toUpperCase()}: ${msg}`);
   }
-  const sam = resize(normalise(rgb, o.sam2.mean, o.sam2.std), o.sam2.size, o.sam2.size); // [3,S,S]
+  r.image = { rgb, ...modelInputs(rgb, o) };
+}
+
+/** The model inputs of a decoded frame, as every stage (and `ogclip eval`) sees them. */
+export function modelInputs(rgb: Rgb, o: Pick<DecodeOptions, 'sam2' | 'clip'>): { sam2Input: Chw; clipFrame: Chw; clipInput: Chw } {
+  const sam2Input = resize(normalise(rgb, o.sam2.mean, o.sam2.std), o.sam2.size, o.sam2.size); // [3,S,S]
   const clipFrame = normalise(rgb, o.clip.mean, o.clip.std); // [3,H,W], crops are cut from it
   // The whole frame is squashed to V x V (no centre crop) so that CLIP's token grid covers
   // every object the masks can point at; the head was trained on the same view.
-  r.image = { rgb, sam2Input: sam, clipFrame, clipInput: resize(clipFrame, o.clip.size, o.clip.size) };
+  return { sam2Input, clipFrame, clipInput: resize(clipFrame, o.clip.size, o.clip.size) };
 }

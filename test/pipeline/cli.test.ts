@@ -1,6 +1,6 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdtemp, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -38,4 +38,18 @@ test('bad arguments and bad files give clear errors and a non-zero exit', async 
   t.regex((e2 as unknown as { stderr: string }).stderr, /decode failed \(unsupported-format\)/);
   const e3 = await t.throwsAsync(cli('run', `${ROOT}nope.yaml`));
   t.regex((e3 as unknown as { stderr: string }).stderr, /topology file not found/);
+});
+
+test("eval: retrieval through the pipeline reproduces the factory's evaluation of the bundle", async (t) => {
+  const { stdout } = await cli('eval', SHAPES_VAL, '--no-detection');
+  const ours = JSON.parse(stdout) as { retrieval: Record<string, Record<string, number>>; detection?: unknown };
+  const factory = JSON.parse(await readFile(`${ROOT}training/results/shapes-eval.json`, 'utf8')) as {
+    retrieval: Record<string, Record<string, number>>;
+  };
+  t.is(ours.detection, undefined);
+  for (const method of ['plain_clip', 'crop_clip', 'object_guided']) {
+    for (const metric of ['i2t_r1', 'i2t_r5', 't2i_r1', 'mean_rank']) {
+      t.is(ours.retrieval[method]![metric], factory.retrieval[method]![metric], `${method}.${metric}`);
+    }
+  }
 });

@@ -30,7 +30,9 @@ def retrieval(emb: torch.Tensor, text: torch.Tensor, labels: torch.Tensor) -> di
     i2t_rank = (sims > own).sum(1) + 1
     t2i_ranks = []
     for t in torch.unique(labels).tolist():
-        order = torch.argsort(sims[:, t], descending=True)
+        # Stable: tied objects (plain CLIP gives every object of a frame one embedding) keep
+        # their dataset order, as in the pipeline's eval, so both report the same ranks.
+        order = torch.argsort(sims[:, t], descending=True, stable=True)
         t2i_ranks.append(int(torch.nonzero(labels[order] == t)[0, 0]) + 1)
     t2i_rank = torch.tensor(t2i_ranks)
     out = {}
