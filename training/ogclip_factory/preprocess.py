@@ -46,7 +46,15 @@ def resize(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return out[0] if squeeze else out
 
 
-def crop_window(mask: np.ndarray | torch.Tensor) -> tuple[int, int, int]:
+# How an object crop is framed (twin of CropSpec in src/tensor/crop.ts, and of bundle.json's
+# `crop_baseline`). window "object": side = ceil(longer box side * margin) + pad, so every
+# object fills the crop and its absolute size is lost; window "fixed": side = a fixed share of
+# the frame's longer side, so size survives. context "masked" zeroes pixels outside the mask,
+# "kept" keeps the frame inside the window.
+HEAD_CROP = {"window": "object", "margin": CROP_MARGIN, "pad": CROP_PAD, "context": "masked"}
+
+
+def crop_window(mask: np.ndarray | torch.Tensor, spec: dict = HEAD_CROP) -> tuple[int, int, int]:
     """Square window (x0, y0, side) around a mask, in frame pixels; may extend past the frame."""
     m = torch.as_tensor(np.asarray(mask)).bool()
     ys, xs = torch.nonzero(m, as_tuple=True)
@@ -54,23 +62,31 @@ def crop_window(mask: np.ndarray | torch.Tensor) -> tuple[int, int, int]:
         return 0, 0, int(max(m.shape))
     x1, x2 = int(xs.min()), int(xs.max()) + 1
     y1, y2 = int(ys.min()), int(ys.max()) + 1
-    side = int(math.ceil(max(x2 - x1, y2 - y1) * CROP_MARGIN)) + CROP_PAD
+    if spec["window"] == "object":
+        side = int(math.ceil(max(x2 - x1, y2 - y1) * spec["margin"])) + int(spec["pad"])
+    elif spec["window"] == "fixed":
+        side = int(math.floor(spec["side_fraction"] * max(m.shape) + 0.5))
+    else:
+        raise ValueError(f"crop window must be 'object' or 'fixed', got {spec['window']!r}")
     x0 = (x1 + x2 - side) // 2
     y0 = (y1 + y2 - side) // 2
     return x0, y0, side
 
 
-def masked_crop(frame: torch.Tensor, mask: np.ndarray | torch.Tensor, size: int = CROP_SIZE) -> torch.Tensor:
-    """frame [3,H,W] normalised, mask [H,W] -> [3,size,size]: the object's square window with
-    everything outside the mask (and outside the frame) set to 0, the normalised mean colour."""
+def masked_crop(frame: torch.Tensor, mask: np.ndarray | torch.Tensor, size: int = CROP_SIZE, spec: dict = HEAD_CROP) -> torch.Tensor:
+    """frame [3,H,W] normalised, mask [H,W] -> [3,size,size]: the object's square window; pixels
+    outside the frame (and, with context "masked", outside the mask) are 0, the normalised mean."""
     m = torch.as_tensor(np.asarray(mask)).float()
-    x0, y0, side = crop_window(m)
+    x0, y0, side = crop_window(m, spec)
     c, H, W = frame.shape
     window = torch.zeros(c, side, side)
     sx0, sy0 = max(x0, 0), max(y0, 0)
     sx1, sy1 = min(x0 + side, W), min(y0 + side, H)
     if sx1 > sx0 and sy1 > sy0:
-        window[:, sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = frame[:, sy0:sy1, sx0:sx1] * m[sy0:sy1, sx0:sx1]
+        region = frame[:, sy0:sy1, sx0:sx1]
+        if spec["context"] == "masked":
+            region = region * m[sy0:sy1, sx0:sx1]
+        window[:, sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = region
     return resize(window, size, size)
 
 

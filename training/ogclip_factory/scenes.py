@@ -24,13 +24,64 @@ FRAME = 256
 MIN_VISIBLE = 0.6
 
 
-def describe(size: str, colour: str, shape: str) -> str:
-    return f"a {size} {colour} {shape}"
+# One other wording for every attribute value. The zero-shot protocol's CLIP sees each of these
+# words in training, but never the fully paraphrased caption of any combination.
+PARAPHRASES = {
+    "small": "tiny", "large": "big",
+    "red": "crimson", "green": "emerald", "blue": "azure", "yellow": "golden", "purple": "violet", "orange": "amber",
+    "circle": "disc", "square": "block", "triangle": "wedge", "star": "pentagram", "cross": "plus",
+}  # fmt: skip
+
+Combo = tuple[str, str, str]  # size, colour, shape
+Wording = tuple[bool, bool, bool]  # paraphrase the size, the colour, the shape
+CANONICAL: Wording = (False, False, False)
+PARAPHRASED: Wording = (True, True, True)
+# Wordings a zero-shot CLIP may train on: all but the fully paraphrased one.
+TRAIN_WORDINGS: tuple[Wording, ...] = tuple(
+    (a, b, c) for a in (False, True) for b in (False, True) for c in (False, True) if (a, b, c) != PARAPHRASED
+)
 
 
-def vocabulary() -> list[str]:
+def describe(size: str, colour: str, shape: str, wording: Wording = CANONICAL) -> str:
+    words = [PARAPHRASES[w] if p else w for w, p in zip((size, colour, shape), wording)]
+    return "a " + " ".join(words)
+
+
+def combos() -> list[Combo]:
+    """Every attribute combination, in vocabulary order."""
+    return [(s, c, sh) for s in SIZES for c in COLOURS for sh in SHAPES]
+
+
+def vocabulary(wording: Wording = CANONICAL) -> list[str]:
     """Every description the generator can produce, in a fixed order (the label set)."""
-    return [describe(s, c, sh) for s in SIZES for c in COLOURS for sh in SHAPES]
+    return [describe(*c, wording) for c in combos()]
+
+
+def local_index(classes: list[Combo]) -> np.ndarray:
+    """[len(vocabulary())] int64: the position of each combination in `classes`, -1 if absent
+    (maps vocabulary labels onto a training run's own caption list)."""
+    out = np.full(len(combos()), -1, dtype=np.int64)
+    full = {c: i for i, c in enumerate(combos())}
+    out[[full[c] for c in classes]] = np.arange(len(classes))
+    return out
+
+
+def held_out_combos() -> list[Combo]:
+    """The 12 combinations the zero-shot protocol keeps out of every CLIP and head training set.
+
+    Chosen so that every colour, shape and size still trains in other combinations: each colour
+    is held out once small and once large, with two different shapes."""
+    colours, out = list(COLOURS), []
+    for k, colour in enumerate(colours):
+        first, other = ("small", "large") if k % 2 == 0 else ("large", "small")
+        out.append((first, colour, SHAPES[k % len(SHAPES)]))
+        out.append((other, colour, SHAPES[(k + 2) % len(SHAPES)]))
+    return out
+
+
+def seen_combos() -> list[Combo]:
+    held = set(held_out_combos())
+    return [c for c in combos() if c not in held]
 
 
 @dataclass
@@ -132,7 +183,10 @@ def _box_blur(img: np.ndarray, k: int) -> np.ndarray:
     return s / (k * k)
 
 
-def generate(seed: int, size: int = FRAME, min_objects: int = 1, max_objects: int = 5) -> Scene:
+def generate(seed: int, size: int = FRAME, min_objects: int = 1, max_objects: int = 5,
+             allowed: list[Combo] | None = None) -> Scene:
+    """`allowed` restricts the objects' attribute combinations (drawn uniformly from it); None
+    draws every attribute independently, the original draw order that the committed splits use."""
     rng = np.random.default_rng(seed)
     img = _background(rng, size)
     n = int(rng.integers(min_objects, max_objects + 1))
@@ -140,9 +194,12 @@ def generate(seed: int, size: int = FRAME, min_objects: int = 1, max_objects: in
     visible: list[np.ndarray] = []
     for _ in range(n):
         for _attempt in range(20):
-            shape = SHAPES[int(rng.integers(len(SHAPES)))]
-            colour = list(COLOURS)[int(rng.integers(len(COLOURS)))]
-            sz = list(SIZES)[int(rng.integers(len(SIZES)))]
+            if allowed is None:
+                shape = SHAPES[int(rng.integers(len(SHAPES)))]
+                colour = list(COLOURS)[int(rng.integers(len(COLOURS)))]
+                sz = list(SIZES)[int(rng.integers(len(SIZES)))]
+            else:
+                sz, colour, shape = allowed[int(rng.integers(len(allowed)))]
             r = float(rng.uniform(*SIZES[sz]))
             margin = r * 0.8
             cx, cy = rng.uniform(margin, size - margin, size=2)

@@ -26,13 +26,24 @@ def clip_pairs(single: Pool, multi: Pool) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack(images), torch.tensor(labels)
 
 
-def make_step(model: TinyClip, tokenizer: Tokenizer, images: torch.Tensor, labels: torch.Tensor, batch: int):
-    ids = tokenizer(scenes.vocabulary())  # [T,77]
+def make_step(model: TinyClip, tokenizer: Tokenizer, images: torch.Tensor, labels: torch.Tensor, batch: int,
+              classes: list[scenes.Combo] | None = None, wordings: tuple[scenes.Wording, ...] = (scenes.CANONICAL,)):
+    """labels index scenes.vocabulary(); `classes` (default: every combination) are the captions
+    the text side sees, each step in one wording drawn from `wordings` per caption. Captions of
+    other combinations never enter the loss, not even as negatives."""
+    classes = scenes.combos() if classes is None else classes
+    local = torch.from_numpy(scenes.local_index(classes))
+    if (local[labels] < 0).any():
+        raise ValueError("training images include combinations outside `classes`")
+    ids = torch.stack([tokenizer([scenes.describe(*c, w) for c in classes]) for w in wordings], 1)  # [T,W,77]
 
     def step(rng: np.random.Generator) -> torch.Tensor:
         idx = torch.from_numpy(rng.integers(len(labels), size=batch))
         img, _ = model.vision(images[idx])
-        txt, _ = model.text(ids)
-        return bidirectional_infonce(img, txt, labels[idx], model.logit_scale)
+        # One wording per caption and step (drawn only when there is a choice, so the default
+        # run samples exactly the batches it always did).
+        pick = torch.from_numpy(rng.integers(len(wordings), size=len(classes))) if len(wordings) > 1 else torch.zeros(len(classes), dtype=torch.int64)
+        txt, _ = model.text(ids[torch.arange(len(classes)), pick])
+        return bidirectional_infonce(img, txt, local[labels[idx]], model.logit_scale)
 
     return step

@@ -15,10 +15,10 @@ from .head import ObjectGuidedHead
 from .losses import bidirectional_infonce, hard_negative_margin
 
 
-def hard_pairs() -> torch.Tensor:
-    """[T,T] bool: captions that differ from each other in exactly one attribute."""
-    attrs = [d.split(" ")[1:] for d in scenes.vocabulary()]  # size, colour, shape
-    a = np.array(attrs)
+def hard_pairs(classes: list[scenes.Combo] | None = None) -> torch.Tensor:
+    """[T,T] bool: captions (of `classes`, default every combination) that differ from each other
+    in exactly one attribute."""
+    a = np.array(scenes.combos() if classes is None else classes)  # size, colour, shape
     diff = (a[:, None, :] != a[None, :, :]).sum(-1)
     return torch.from_numpy(diff == 1)
 
@@ -32,8 +32,17 @@ class HeadData:
     frame_of: np.ndarray  # [N] frame index of each object
 
 
-def make_step(head: ObjectGuidedHead, text: torch.Tensor, data: HeadData, batch: int, hard_weight: float):
-    hard = hard_pairs()
+def make_step(head: ObjectGuidedHead, text: torch.Tensor, data: HeadData, batch: int, hard_weight: float,
+              classes: list[scenes.Combo] | None = None):
+    """text [T,E]: one row per combination of `classes` (default: all, in vocabulary order);
+    data.labels index scenes.vocabulary() and must all lie in `classes`."""
+    classes = scenes.combos() if classes is None else classes
+    if text.shape[0] != len(classes):
+        raise ValueError(f"text has {text.shape[0]} rows for {len(classes)} classes")
+    local = torch.from_numpy(scenes.local_index(classes))
+    if (local[data.labels] < 0).any():
+        raise ValueError("head data include combinations outside `classes`")
+    hard = hard_pairs(classes)
     frames = np.unique(data.frame_of)
     by_frame = {f: np.flatnonzero(data.frame_of == f) for f in frames}
 
@@ -46,7 +55,7 @@ def make_step(head: ObjectGuidedHead, text: torch.Tensor, data: HeadData, batch:
         parts = [torch.stack([getattr(data.variants[v], name)[i] for v, i in zip(var.tolist(), idx.tolist())])
                  for name in ("object_pixels", "object_mask", "clip_features")]
         emb = head(*parts)
-        labels = data.labels[idx]
+        labels = local[data.labels[idx]]
         loss = bidirectional_infonce(emb, text, labels, head.logit_scale)
         return loss + hard_weight * hard_negative_margin(emb, text, labels, hard)
 

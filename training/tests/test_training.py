@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from ogclip_factory import pool, train_segmenter, trainer
@@ -18,17 +19,41 @@ def test_a_few_steps_lower_the_segmenter_loss(tmp_path):
     assert after < before
 
 
-def test_resume_continues_from_the_checkpoint(tmp_path):
-    p = pool.build(0, 4)
-    model = Segmenter()
-    step = train_segmenter.make_step(model, p, batch=1)
-    cfg = trainer.LoopConfig(steps=4, lr=1e-3, warmup=1, checkpoint_every=2, log_every=100)
-    trainer.train("seg", model, step, cfg, tmp_path, log=lambda _: None)
+def _regression(model: torch.nn.Module):
+    """A step function that trains `model` itself on rng-drawn data."""
+    def step(rng: np.random.Generator) -> torch.Tensor:
+        x = torch.from_numpy(rng.normal(size=(8, 4)).astype(np.float32))
+        return ((model(x) - x.sum(1, keepdim=True)) ** 2).mean()
+    return step
+
+
+def test_resume_gives_the_weights_of_an_uninterrupted_run(tmp_path):
+    cfg = trainer.LoopConfig(steps=6, lr=1e-2, warmup=1, checkpoint_every=2, log_every=100)
+    torch.manual_seed(3)
+    straight = torch.nn.Linear(4, 1)
+    trainer.train("straight", straight, _regression(straight), cfg, tmp_path, log=lambda _: None)
+
+    torch.manual_seed(3)
+    first = torch.nn.Linear(4, 1)
+    inner, calls = _regression(first), []
+
+    def killed_after_4(rng):  # the process dies during step 5, after the step-4 checkpoint
+        calls.append(1)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return inner(rng)
+
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train("resumed", first, killed_after_4, cfg, tmp_path, log=lambda _: None)
+    # A new process: fresh weights, which the checkpoint (model, optimiser, step) must replace.
+    torch.manual_seed(99)
+    second = torch.nn.Linear(4, 1)
     lines = []
-    cfg_more = trainer.LoopConfig(steps=6, lr=1e-3, warmup=1, checkpoint_every=2, log_every=100)
-    history = trainer.train("seg", Segmenter(), train_segmenter.make_step(Segmenter(), p, batch=1), cfg_more, tmp_path, log=lines.append)
+    history = trainer.train("resumed", second, _regression(second), cfg, tmp_path, log=lines.append)
     assert lines and "resumed at step 4" in lines[0]
     assert len(history) == 6
+    for a, b in zip(straight.state_dict().values(), second.state_dict().values()):
+        assert torch.equal(a, b)
 
 
 def test_schedule_warms_up_then_decays():
