@@ -117,7 +117,7 @@ export function registerEval(program: Command): void {
           dataset: resolve(dataset),
           bundle: models.modelVersion,
           protocol:
-            'retrieval: one click per ground-truth object at its deepest point (as training/ogclip_factory/evaluate.py); detection: automatic masks, correct = mask IoU >= 0.5 with a ground-truth object and its label',
+            'retrieval: one click per ground-truth object at its deepest point (as training/ogclip_factory/evaluate.py); ties count against the query; t2i also reports mAP and R-precision; detection: automatic masks, correct = mask IoU >= 0.5 with a ground-truth object and its label',
           retrieval,
           ...(detection ? { detection } : {}),
         };

@@ -41,6 +41,10 @@ export interface BundleManifest {
     readonly crop_pad: number;
     readonly logit_scale?: number;
   };
+  /** Framing of the training-free crop embedder; absent: the head's crop, else DEFAULT_CROP. */
+  readonly crop_baseline?:
+    | { readonly window: 'object'; readonly margin: number; readonly pad: number; readonly context: 'masked' | 'kept' }
+    | { readonly window: 'fixed'; readonly side_fraction: number; readonly context: 'masked' | 'kept' };
   readonly embedding_dim?: number;
   readonly labels: readonly string[];
   readonly metrics?: Record<string, unknown>;

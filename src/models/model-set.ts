@@ -1,6 +1,6 @@
 import { ConfigError } from '../errors.js';
-import type { CropSpec } from '../tensor/crop.js';
-import { CLIP_MEAN, CLIP_STD, SAM2_MEAN, SAM2_STD, type Bundle } from './bundle.js';
+import { DEFAULT_CROP, type CropSpec } from '../tensor/crop.js';
+import { CLIP_MEAN, CLIP_STD, SAM2_MEAN, SAM2_STD, type Bundle, type BundleManifest } from './bundle.js';
 import { ClipText, ClipTokenizer, ClipVision, clipTextSpec, clipVisionSpec } from './clip.js';
 import { HeadPart, fusionSpec, maskBranchSpec, objectBranchSpec, projectionSpec } from './head.js';
 import { InferenceWorker } from './inference-worker.js';
@@ -19,7 +19,7 @@ export interface ObjectGuidedHead {
   readonly projection: HeadPart;
   readonly objectSize: number;
   readonly maskSize: number;
-  readonly crop: CropSpec;
+  readonly crop: CropSpec; // the head's own crops: always an object window, masked
 }
 
 /** Every model of a bundle, opened in one inference worker and checked at load. */
@@ -32,6 +32,8 @@ export interface ModelSet {
   readonly clipText: ClipText;
   readonly clipNorm: Norm;
   readonly head: ObjectGuidedHead | undefined;
+  /** Framing of the training-free crop embedder (`cropBaselineOf` the manifest). */
+  readonly cropBaseline: CropSpec;
   readonly worker: InferenceWorker;
   dispose(): Promise<void>;
 }
@@ -76,7 +78,7 @@ export async function openModelSet(bundle: Bundle, options: SessionOptions = def
         projection: new HeadPart(await open(h.projection, projectionSpec), 'embeds'),
         objectSize: h.object_size,
         maskSize: h.mask_size,
-        crop: { margin: h.crop_margin, pad: h.crop_pad },
+        crop: headCropOf(h),
       };
     }
     return {
@@ -88,6 +90,7 @@ export async function openModelSet(bundle: Bundle, options: SessionOptions = def
       clipText,
       clipNorm: { mean: m.clip.mean ?? CLIP_MEAN, std: m.clip.std ?? CLIP_STD },
       head,
+      cropBaseline: cropBaselineOf(m),
       worker,
       dispose: async () => {
         await Promise.allSettled(opened.map((o) => o.dispose()));
@@ -99,6 +102,22 @@ export async function openModelSet(bundle: Bundle, options: SessionOptions = def
     await worker.close();
     throw err;
   }
+}
+
+/** The head's crop framing: an object window from `crop_margin` / `crop_pad`, outside the mask 0. */
+export function headCropOf(h: NonNullable<BundleManifest['head']>): CropSpec {
+  return { window: 'object', margin: h.crop_margin, pad: h.crop_pad, context: 'masked' };
+}
+
+/**
+ * The crop baseline's framing: bundle.json's `crop_baseline` when present, else the head's crop,
+ * else DEFAULT_CROP (an object window, margin 1.25, pad 4, masked).
+ */
+export function cropBaselineOf(m: BundleManifest): CropSpec {
+  const c = m.crop_baseline;
+  if (c?.window === 'object') return { window: 'object', margin: c.margin, pad: c.pad, context: c.context };
+  if (c?.window === 'fixed') return { window: 'fixed', sideFraction: c.side_fraction, context: c.context };
+  return m.head ? headCropOf(m.head) : DEFAULT_CROP;
 }
 
 /** The head a topology asked for, or a ConfigError saying which bundles have one. */

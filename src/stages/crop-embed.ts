@@ -12,8 +12,9 @@ export interface CropEmbedOptions {
 }
 
 /**
- * The training-free embedder (the baseline every number is compared with): each object's
- * masked crop through the CLIP vision tower. One CLIP forward per object.
+ * The training-free embedder (the baseline every number is compared with): each object's crop,
+ * framed by `crop` (the model set's `cropBaseline`: bundle.json's `crop_baseline`, else the head's
+ * masked object window), through the CLIP vision tower. One CLIP forward per object.
  */
 export function cropEmbedStage(options: CropEmbedOptions): OperatorFunction<FrameRecord, FrameRecord> {
   const { clipVision, crop } = options;

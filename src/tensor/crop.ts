@@ -2,13 +2,37 @@ import type { Mask } from '../masks/mask.js';
 import type { Chw } from './image.js';
 import { resize } from './resize.js';
 
-/** How the object crop is framed; values come from the bundle's `head` section. */
-export interface CropSpec {
-  readonly margin: number; // crop side relative to the mask box's longer side
-  readonly pad: number; // pixels added to the side, so tiny objects keep some context
-}
+/** Pixels of the window outside the mask: set to 0 ("masked") or kept from the frame ("kept"). */
+export type CropContext = 'masked' | 'kept';
 
-/** Square window around a mask: [x0, y0, side]; may extend past the frame. */
+/**
+ * How an object crop is framed (twin of `preprocess.crop_window` / `masked_crop`). The head's own
+ * crops use an object window from the bundle's `head` section; the crop baseline uses bundle.json's
+ * `crop_baseline` when present.
+ * - window "object": side = ceil(longer mask-box side * margin) + pad, so every object fills its
+ *   crop (its absolute size is lost);
+ * - window "fixed": side = floor(sideFraction * longer frame side + 0.5), so absolute size survives.
+ */
+export type CropSpec =
+  | {
+      readonly window: 'object';
+      readonly margin: number; // crop side relative to the mask box's longer side
+      readonly pad: number; // pixels added to the side, so tiny objects keep some context
+      readonly context: CropContext;
+    }
+  | {
+      readonly window: 'fixed';
+      readonly sideFraction: number; // crop side relative to the frame's longer side, in (0, 1]
+      readonly context: CropContext;
+    };
+
+/** The crop baseline's framing when a bundle says nothing (no `crop_baseline`, no head). */
+export const DEFAULT_CROP: CropSpec = { window: 'object', margin: 1.25, pad: 4, context: 'masked' };
+
+/**
+ * Square window around a mask (at frame resolution): [x0, y0, side], centred on the mask box;
+ * may extend past the frame. An empty mask gives the whole frame: [0, 0, max(W, H)].
+ */
 export function cropWindow(mask: Mask, spec: CropSpec): [number, number, number] {
   let x1 = Infinity;
   let y1 = Infinity;
@@ -25,17 +49,26 @@ export function cropWindow(mask: Mask, spec: CropSpec): [number, number, number]
     }
   }
   if (x2 < 0) return [0, 0, Math.max(mask.width, mask.height)];
-  const side = Math.ceil(Math.max(x2 - x1, y2 - y1) * spec.margin) + spec.pad;
+  const side =
+    spec.window === 'object'
+      ? Math.ceil(Math.max(x2 - x1, y2 - y1) * spec.margin) + spec.pad
+      : // At least one pixel: a fraction of a tiny frame could round to an empty window.
+        Math.max(1, Math.floor(spec.sideFraction * Math.max(mask.width, mask.height) + 0.5));
   return [Math.floor((x1 + x2 - side) / 2), Math.floor((y1 + y2 - side) / 2), side];
 }
 
 /**
- * The object's square window of a normalised frame with everything outside the mask (and
- * outside the frame) set to 0, resized to [C,size,size]. Twin of `preprocess.masked_crop`.
+ * The object's square window of a normalised frame [C,H,W], resized to [C,size,size]. Pixels of
+ * the window outside the frame are 0 (the normalised mean); with context "masked", so are those
+ * outside the mask, with "kept" the frame's pixels stay. Twin of `preprocess.masked_crop`.
  */
 export function maskedCrop(frame: Chw, mask: Mask, size: number, spec: CropSpec): Chw {
-  const [x0, y0, side] = cropWindow(mask, spec);
   const { channels: c, height: H, width: W } = frame;
+  if (mask.width !== W || mask.height !== H) {
+    throw new Error(`maskedCrop: mask is ${mask.width}x${mask.height} but the frame is ${W}x${H}`);
+  }
+  const [x0, y0, side] = cropWindow(mask, spec);
+  const kept = spec.context === 'kept';
   const win = new Float32Array(c * side * side);
   const sx0 = Math.max(x0, 0);
   const sy0 = Math.max(y0, 0);
@@ -44,7 +77,7 @@ export function maskedCrop(frame: Chw, mask: Mask, size: number, spec: CropSpec)
   for (let ch = 0; ch < c; ch++) {
     for (let y = sy0; y < sy1; y++) {
       for (let x = sx0; x < sx1; x++) {
-        if (mask.data[y * W + x]) win[ch * side * side + (y - y0) * side + (x - x0)] = frame.data[ch * H * W + y * W + x]!;
+        if (kept || mask.data[y * W + x]) win[ch * side * side + (y - y0) * side + (x - x0)] = frame.data[ch * H * W + y * W + x]!;
       }
     }
   }

@@ -77,8 +77,7 @@ export function buildStages(t: Topology, models: ModelSet, labels: LabelSet): Op
     );
     logitScale = m.head?.logit_scale ?? 100;
   } else {
-    const crop = models.head?.crop ?? { margin: 1.25, pad: 4 };
-    stages.push(cropEmbedStage({ clipVision: models.clipVision, crop, batch }));
+    stages.push(cropEmbedStage({ clipVision: models.clipVision, crop: models.cropBaseline, batch }));
     logitScale = m.clip.logit_scale ?? 100;
   }
   stages.push(

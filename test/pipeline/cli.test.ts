@@ -48,7 +48,7 @@ test("eval: retrieval through the pipeline reproduces the factory's evaluation o
   };
   t.is(ours.detection, undefined);
   for (const method of ['plain_clip', 'crop_clip', 'object_guided']) {
-    for (const metric of ['i2t_r1', 'i2t_r5', 't2i_r1', 'mean_rank']) {
+    for (const metric of ['i2t_r1', 'i2t_r5', 't2i_r1', 't2i_map', 't2i_rprec', 'mean_rank']) {
       t.is(ours.retrieval[method]![metric], factory.retrieval[method]![metric], `${method}.${metric}`);
     }
   }
