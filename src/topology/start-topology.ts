@@ -55,6 +55,24 @@ export function sessionOptionsOf(t: Topology): SessionOptions {
   };
 }
 
+/**
+ * The similarity stage of a topology: its `similarity` settings, with the logit scale of the
+ * embedder's text space (the head's for object-guided, CLIP's for crop). The demo tuner
+ * (bench/tune-automatic.ts) re-applies it to collected records, one similarity setting at a time.
+ */
+export function similarityStageOf(t: Topology, models: ModelSet, labels: LabelSet): OperatorFunction<FrameRecord, FrameRecord> {
+  const m = models.bundle.manifest;
+  const logitScale = t.embedder === 'object-guided' ? (m.head?.logit_scale ?? 100) : (m.clip.logit_scale ?? 100);
+  return similarityStage({
+    labels,
+    score: t.similarity.score,
+    logitScale,
+    scoreThreshold: t.similarity.threshold,
+    topK: t.similarity.topK,
+    maskNmsThresh: t.similarity.maskNmsThresh,
+  });
+}
+
 /** The model stages of a topology, in order, for an opened model set and label set. */
 export function buildStages(t: Topology, models: ModelSet, labels: LabelSet): OperatorFunction<FrameRecord, FrameRecord>[] {
   const m = models.bundle.manifest;
@@ -67,7 +85,6 @@ export function buildStages(t: Topology, models: ModelSet, labels: LabelSet): Op
     }),
     sam2Stage({ model: models.sam2, mode: t.sam2.mode, automatic: t.sam2, batch }),
   ];
-  let logitScale: number;
   if (t.embedder === 'object-guided') {
     const head = requireHead(models);
     stages.push(
@@ -75,20 +92,11 @@ export function buildStages(t: Topology, models: ModelSet, labels: LabelSet): Op
       fusionStage({ head, batch }),
       projectionStage({ head, batch }),
     );
-    logitScale = m.head?.logit_scale ?? 100;
   } else {
     stages.push(cropEmbedStage({ clipVision: models.clipVision, crop: models.cropBaseline, batch }));
-    logitScale = m.clip.logit_scale ?? 100;
   }
   stages.push(
-    similarityStage({
-      labels,
-      score: t.similarity.score,
-      logitScale,
-      scoreThreshold: t.similarity.threshold,
-      topK: t.similarity.topK,
-      maskNmsThresh: t.similarity.maskNmsThresh,
-    }),
+    similarityStageOf(t, models, labels),
     // Sinks need the pixels and masks only: the model inputs go before the frame waits on them.
     map((r: FrameRecord) => {
       releaseIntermediates(r);
