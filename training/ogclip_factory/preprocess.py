@@ -65,7 +65,7 @@ def crop_window(mask: np.ndarray | torch.Tensor, spec: dict = HEAD_CROP) -> tupl
     if spec["window"] == "object":
         side = int(math.ceil(max(x2 - x1, y2 - y1) * spec["margin"])) + int(spec["pad"])
     elif spec["window"] == "fixed":
-        side = int(math.floor(spec["side_fraction"] * max(m.shape) + 0.5))
+        side = max(1, int(math.floor(spec["side_fraction"] * max(m.shape) + 0.5)))
     else:
         raise ValueError(f"crop window must be 'object' or 'fixed', got {spec['window']!r}")
     x0 = (x1 + x2 - side) // 2
