@@ -116,6 +116,8 @@ export function textQuery(scores: readonly number[], relevant: readonly boolean[
   return { rank: hits[0]! + 1, ap: sum / r, rprec: hits.filter((pos) => pos < r).length / r };
 }
 
+/** Halves round up: the same arithmetic as `fixed` in training/ogclip_factory/metrics.py. */
 function round(x: number, digits = 4): number {
-  return Number(x.toFixed(digits));
+  const scale = 10 ** digits;
+  return Math.floor(x * scale + 0.5) / scale;
 }

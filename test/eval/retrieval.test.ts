@@ -1,5 +1,7 @@
 import test from 'ava';
+import { readFile } from 'node:fs/promises';
 import { retrievalScores, textQuery } from '../../src/eval/retrieval.js';
+import { ROOT } from '../helpers/paths.js';
 
 const v = (...xs: number[]) => Float32Array.from(xs);
 const E2 = [v(1, 0), v(0, 1)]; // two captions, the axes of the plane
@@ -99,4 +101,19 @@ test('empty inputs give zeros, not NaN', (t) => {
   for (const [k, x] of Object.entries(s)) t.is(x, 0, k);
   const none = retrievalScores([], [], []);
   for (const [k, x] of Object.entries(none)) t.is(x, 0, k);
+});
+
+test('the case shared with the factory (test/fixtures/retrieval-case.json) gives its figures exactly', async (t) => {
+  const c = JSON.parse(await readFile(`${ROOT}test/fixtures/retrieval-case.json`, 'utf8')) as {
+    objects: number[][];
+    labels: number[];
+    texts: number[][];
+    expected: Record<string, number>;
+  };
+  const norm = (x: number[]) => {
+    const n = Math.hypot(...x);
+    return Float32Array.from(x.map((y) => y / n));
+  };
+  const got = retrievalScores(c.objects.map(norm), c.labels, c.texts.map(norm)) as unknown as Record<string, number>;
+  for (const [k, v] of Object.entries(c.expected)) t.is(got[k], v, k);
 });

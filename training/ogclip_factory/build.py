@@ -96,6 +96,10 @@ def main() -> None:
     ap.add_argument("--val", type=Path, default=ROOT / "datasets" / "shapes-val")
     a = ap.parse_args()
     cfg = yaml.safe_load(a.config.read_text())
+    # Every section up front: a missing one must not surface after an hour of training.
+    missing = [k for k in ("pools", "segmenter", "clip", "head", "zero_shot", "eval") if not isinstance(cfg.get(k), dict)]
+    if missing:
+        raise SystemExit(f"{a.config}: missing section(s) {', '.join(missing)} (see configs/shapes-tiny.yaml)")
     seed = int(cfg.get("seed", 0))
     torch.manual_seed(seed)
     a.out.mkdir(parents=True, exist_ok=True)

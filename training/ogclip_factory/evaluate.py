@@ -111,13 +111,20 @@ def scored(per_seed: list[dict]) -> dict:
     return {k: metrics.spread([m[k] for m in per_seed]) for k in REPORTED}
 
 
-def choose_crop(clip: TinyClip, text: torch.Tensor, dev: Split, masks: list[list[np.ndarray]], queries: np.ndarray) -> tuple[dict, list]:
-    """The crop framing with the best image->text R@1 on the development split (then t2i mAP)."""
-    captions = sorted({int(l) for l in dev.labels[queries]})
+def choose_crop(clip: TinyClip, text: torch.Tensor, dev: Split, masks: list[list[np.ndarray]], classes: list[scenes.Combo]) -> tuple[dict, list]:
+    """The crop framing with the best image->text R@1 on the development split (then t2i mAP),
+    counting only objects and captions of `classes` (the zero-shot CLIP never sees the others)."""
+    local = scenes.local_index(classes)
+    keep = local[dev.labels] >= 0
+    kept_masks, k = [], 0
+    for ms in masks:
+        kept_masks.append([m for j, m in enumerate(ms) if keep[k + j]])
+        k += len(ms)
+    cols = [scenes.combos().index(c) for c in classes]
     grid = []
     for spec in CROP_SPECS:
-        sims = metrics.similarities(features.crop_embeds(clip, dev.frames, masks, spec), text)
-        r = metrics.retrieval(sims, dev.labels, queries, captions)
+        sims = metrics.similarities(features.crop_embeds(clip, dev.frames, kept_masks, spec), text[cols])
+        r = metrics.retrieval(sims, local[dev.labels[keep]])
         grid.append({"spec": spec, "i2t_r1": r["i2t_r1"], "t2i_map": r["t2i_map"]})
     best = max(grid, key=lambda g: (g["i2t_r1"], g["t2i_map"]))
     return best["spec"], grid
@@ -198,8 +205,8 @@ def run(seg: Segmenter, shipped: Models, zero_shot: Models, tokenizer: Tokenizer
                 for w, wording in (("canonical", scenes.CANONICAL), ("paraphrased", scenes.PARAPHRASED))}
 
     # Crop framing chosen on the development split (the zero-shot CLIP: on seen objects only).
-    crop, crop_grid = choose_crop(shipped.clip, text, dev, dev_masks, np.ones(len(dev.labels), bool))
-    zs_crop, zs_crop_grid = choose_crop(zero_shot.clip, zs_texts["canonical"], dev, dev_masks, dev.seen)
+    crop, crop_grid = choose_crop(shipped.clip, text, dev, dev_masks, scenes.combos())
+    zs_crop, zs_crop_grid = choose_crop(zero_shot.clip, zs_texts["canonical"], dev, dev_masks, scenes.seen_combos())
     log(f"eval: crop framing {crop} (zero-shot CLIP: {zs_crop})")
 
     # Shipped models, closed-set, oracle prompts.

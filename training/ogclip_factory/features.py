@@ -125,14 +125,15 @@ def automatic_masks(seg: Segmenter, frame: np.ndarray, opts: dict) -> list[np.nd
     grid = point_grid(int(opts["pointsPerSide"]), w, h)
     pts = torch.from_numpy(grid).view(1, -1, 1, 2) * torch.tensor([preprocess.SAM_SIZE / w, preprocess.SAM_SIZE / h])
     iou, logits, obj = seg(pix, pts, torch.ones(pts.shape[:3], dtype=torch.int64), torch.zeros(1, 0, 4))
-    keep = (obj[0, :, 0] > opts["objectScoreThresh"])[:, None] & (iou[0] >= opts["predIouThresh"])  # [P,K]
+    # Compared in float64, as the pipeline compares: a float32 score equal to float32(0.7) is below 0.7.
+    keep = (obj[0, :, 0].double() > opts["objectScoreThresh"])[:, None] & (iou[0].double() >= opts["predIouThresh"])  # [P,K]
     p_idx, k_idx = torch.nonzero(keep, as_tuple=True)
     candidates: list[tuple[float, np.ndarray, np.ndarray]] = []
     if p_idx.numel():
         up = F.interpolate(logits[0, p_idx, k_idx][:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]
         off = opts["stabilityScoreOffset"]
         inner, outer = (up > off).sum((1, 2)).float(), (up > -off).sum((1, 2)).float()
-        stability = torch.where(outer > 0, inner / outer.clamp(min=1), torch.zeros_like(inner))
+        stability = torch.where(outer > 0, inner.double() / outer.double().clamp(min=1), torch.zeros_like(inner, dtype=torch.float64))
         for j in torch.nonzero(stability >= opts["stabilityScoreThresh"])[:, 0].tolist():
             m = (up[j] > 0).numpy()
             if m.any():

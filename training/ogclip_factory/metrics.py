@@ -14,6 +14,8 @@ text->image: each query caption ranks every candidate object; the objects it des
   ground-truth object no mask found) as never retrieved."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -22,8 +24,15 @@ KS = (1, 5, 10)
 
 
 def similarities(emb: torch.Tensor, text: torch.Tensor) -> np.ndarray:
-    """Cosine similarities [N,T] of objects and captions, in float32 like the pipeline."""
-    return (F.normalize(emb, dim=-1) @ F.normalize(text, dim=-1).T).numpy()
+    """Cosine similarities [N,T] of objects and captions: float32 vectors, dot products summed in
+    float64 as the pipeline's `dot` does, so near-ties fall on the same side in both."""
+    return (F.normalize(emb, dim=-1).double() @ F.normalize(text, dim=-1).double().T).numpy()
+
+
+def fixed(x: float, digits: int = 4) -> float:
+    """Rounds halves up, as the pipeline's twin does (Python's round() rounds halves to even)."""
+    scale = 10.0**digits
+    return math.floor(x * scale + 0.5) / scale
 
 
 def t2i_ranking(scores: np.ndarray, relevant: np.ndarray, total_relevant: int | None = None) -> tuple[int, float, float]:
@@ -72,7 +81,7 @@ def retrieval(sims: np.ndarray, labels: np.ndarray, i2t_queries: np.ndarray | No
 
 def summarise(i2t: np.ndarray, t2i: np.ndarray, aps: list[float], rps: list[float]) -> dict:
     def at(r: np.ndarray, k: int) -> float:
-        return round(float((r <= k).sum() / max(len(r), 1)), 4)
+        return fixed(float((r <= k).sum() / max(len(r), 1)))
 
     def mean(x) -> float:
         x = [float(v) for v in x]
@@ -80,11 +89,11 @@ def summarise(i2t: np.ndarray, t2i: np.ndarray, aps: list[float], rps: list[floa
 
     out = {f"i2t_r{k}": at(i2t, k) for k in KS}
     out.update({f"t2i_r{k}": at(t2i, k) for k in KS})
-    out["t2i_map"] = round(mean(aps), 4)
-    out["t2i_rprec"] = round(mean(rps), 4)
-    out["mean_rank"] = round(mean(np.concatenate([i2t, t2i])), 3)
-    out["i2t_mean_rank"] = round(mean(i2t), 3)
-    out["t2i_mean_rank"] = round(mean(t2i), 3)
+    out["t2i_map"] = fixed(mean(aps))
+    out["t2i_rprec"] = fixed(mean(rps))
+    out["mean_rank"] = fixed(mean(np.concatenate([i2t, t2i])), 3)
+    out["i2t_mean_rank"] = fixed(mean(i2t), 3)
+    out["t2i_mean_rank"] = fixed(mean(t2i), 3)
     out["i2t_queries"] = int(len(i2t))
     out["t2i_queries"] = int(len(t2i))
     return out

@@ -1,6 +1,7 @@
 """Training pools of synthetic scenes, generated once per seed range and cached under --data."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,8 +51,10 @@ def build(first_seed: int, count: int, max_objects: int = 5, allowed: list[scene
 
 def cached(data_dir: Path, name: str, first_seed: int, count: int, max_objects: int = 5,
            allowed: list[scenes.Combo] | None = None) -> Pool:
-    """`name` must differ between pools of the same seeds with different `allowed` sets."""
-    path = Path(data_dir) / f"{name}-{first_seed}-{count}-{max_objects}.npz"
+    """A restricted pool's file name carries a hash of `allowed`, so a changed held-out list never
+    reuses a stale cache."""
+    tag = "" if allowed is None else "-" + hashlib.sha256(repr(sorted(allowed)).encode()).hexdigest()[:8]
+    path = Path(data_dir) / f"{name}-{first_seed}-{count}-{max_objects}{tag}.npz"
     if path.is_file():
         z = np.load(path, allow_pickle=False)
         h, w = z["frames"].shape[1:3]

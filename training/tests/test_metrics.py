@@ -77,3 +77,20 @@ def test_masks_match_ground_truth_one_to_one_by_iou():
     almost_a[0, 0] = False
     # Both predictions overlap a; the better one takes it, b finds nothing.
     assert features.match_by_iou([almost_a, a], [a, b]) == [1, -1]
+
+
+def test_halves_round_up_as_in_the_pipeline():
+    assert metrics.fixed(1 / 32) == 0.0313  # round() would give 0.0312
+    assert metrics.fixed(17 / 16, 3) == 1.063
+
+
+def test_the_shared_case_that_the_pipeline_twin_also_checks():
+    import json
+    from pathlib import Path
+
+    import torch
+
+    case = json.loads((Path(__file__).resolve().parents[2] / "test" / "fixtures" / "retrieval-case.json").read_text())
+    sims = metrics.similarities(torch.tensor(case["objects"]), torch.tensor(case["texts"]))
+    got = metrics.retrieval(sims, np.array(case["labels"]))
+    assert {k: got[k] for k in case["expected"]} == case["expected"]

@@ -67,3 +67,23 @@ def test_fully_paraphrased_captions_are_never_a_training_wording():
     assert scenes.describe("small", "red", "circle", scenes.PARAPHRASED) == "a tiny crimson disc"
     words = {w for d in scenes.vocabulary() for w in d.split()}
     assert not words & set(scenes.PARAPHRASES.values())
+
+
+def test_crop_framings():
+    import numpy as np
+    import torch
+
+    from ogclip_factory import preprocess
+
+    small, large = np.zeros((100, 100), bool), np.zeros((100, 100), bool)
+    small[40:50, 40:50] = True
+    large[20:80, 20:80] = True
+    fixed = {"window": "fixed", "side_fraction": 0.5, "context": "kept"}
+    # A fixed window keeps absolute size: both objects get a 50-pixel window.
+    assert preprocess.crop_window(small, fixed)[2] == preprocess.crop_window(large, fixed)[2] == 50
+    assert preprocess.crop_window(small)[2] == 17  # object window: ceil(10 * 1.25) + 4
+    assert preprocess.crop_window(small, {**fixed, "side_fraction": 0.001})[2] == 1
+    frame = torch.ones(3, 100, 100)
+    kept = preprocess.masked_crop(frame, small, 50, fixed)
+    masked = preprocess.masked_crop(frame, small, 50, {**fixed, "context": "masked"})
+    assert float(kept.mean()) == 1.0 and 0 < float(masked.mean()) < 0.1
