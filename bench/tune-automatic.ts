@@ -14,7 +14,7 @@
 // Refuses a dataset with seeds outside 3,000,000..3,999,999: tune on the development split, never on
 // datasets/shapes-val (seeds 1,000,000..1,000,299), which is where the demo's figures are reported.
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { from, lastValueFrom, toArray } from 'rxjs';
@@ -39,6 +39,7 @@ import {
   sam2Settings,
   selectBest,
   similaritySettings,
+  weightsHash,
   type GridPoint,
   type TuningFile,
 } from './tuning.js';
@@ -83,14 +84,6 @@ async function readSplit(dir: string): Promise<{ first_seed: number; count: numb
         'never on validation frames',
     );
   return { first_seed: first, count: seeds.length, dataset_sha256: createHash('sha256').update(text).digest('hex') };
-}
-
-/** sha256 over the bundle's files (relative path and bytes, sorted by path). */
-async function bundleHash(dir: string): Promise<string> {
-  const files = (await readdir(dir, { recursive: true })).sort();
-  const h = createHash('sha256');
-  for (const f of files) if ((await stat(join(dir, f))).isFile()) h.update(`${f}\0`).update(await readFile(join(dir, f)));
-  return h.digest('hex');
 }
 
 /** JSON with one line per grid point and per run, so that a diff of the file shows what moved. */
@@ -189,7 +182,7 @@ const result: TuningFile = {
     generator: `python -m ogclip_factory.dataset --first-seed ${split.first_seed} --count ${split.count} (training/)`,
     dataset_sha256: split.dataset_sha256,
   },
-  bundle: { path: relative(root, base.bundle), model: models.modelVersion, files_sha256: await bundleHash(base.bundle) },
+  bundle: { path: relative(root, base.bundle), model: models.modelVersion, weights_sha256: await weightsHash(base.bundle) },
   fixed: { embedder: base.embedder, sam2: fixedSam2, similarity: fixedSimilarity, batching: base.batching },
   scoring:
     "as the summary sink (src/sinks/summary-sink.ts): a detection is correct when its mask IoU with a not-yet-matched ground-truth object is >= 0.5 and its label is that object's description; precision = correct / detections, recall = correct / ground-truth objects, over the whole split",

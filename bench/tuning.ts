@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 // The demo tuning's grid, selection rule and file format (bench/tune-automatic.ts writes
 // topologies/demo.tuning.json with them; test/topology/demo-tuning.test.ts reads it back).
 
@@ -102,7 +105,7 @@ export interface TuningFile {
     readonly generator: string;
     readonly dataset_sha256: string;
   };
-  readonly bundle: { readonly path: string; readonly model: string; readonly files_sha256: string };
+  readonly bundle: { readonly path: string; readonly model: string; readonly weights_sha256: string };
   readonly fixed: Record<string, unknown>;
   readonly scoring: string;
   readonly method: string;
@@ -117,4 +120,16 @@ export interface TuningFile {
   }[];
   readonly grid: readonly GridPoint[];
   readonly choice: GridPoint;
+}
+
+/**
+ * sha256 over the bundle's ONNX and tokenizer files (relative path and bytes, sorted by path):
+ * what decides masks, embeddings and scores. bundle.json is left out, since its metrics change
+ * with every evaluation while the models stay the same.
+ */
+export async function weightsHash(dir: string): Promise<string> {
+  const files = (await readdir(dir, { recursive: true })).filter((f) => /\.onnx$|tokenizer[^/]*\.json$/.test(f)).sort();
+  const h = createHash('sha256');
+  for (const f of files) h.update(`${f}\0`).update(await readFile(join(dir, f)));
+  return h.digest('hex');
 }

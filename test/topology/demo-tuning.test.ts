@@ -1,6 +1,15 @@
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
-import { DEV_END_SEED, DEV_FIRST_SEED, f1Of, sam2Settings, selectBest, similaritySettings, type TuningFile } from '../../bench/tuning.js';
+import {
+  DEV_END_SEED,
+  DEV_FIRST_SEED,
+  f1Of,
+  sam2Settings,
+  selectBest,
+  similaritySettings,
+  weightsHash,
+  type TuningFile,
+} from '../../bench/tuning.js';
 import { readBundle } from '../../src/models/bundle.js';
 import { loadTopology } from '../../src/topology/load-topology.js';
 import { ROOT, SHAPES_VAL } from '../helpers/paths.js';
@@ -31,6 +40,7 @@ test("the demo topology's five filters are the tuning file's choice", async (t) 
   );
   const bundle = await readBundle(topo.bundle);
   t.is(tuning.bundle.model, `${bundle.manifest.name}@${bundle.manifest.version}`, 'tuned with another bundle: rerun `npm run tune:demo`');
+  t.is(tuning.bundle.weights_sha256, await weightsHash(topo.bundle), "the bundle's models changed since tuning: rerun `npm run tune:demo`");
 });
 
 test('the demo was tuned on the development split, not on any validation frame', async (t) => {
