@@ -197,8 +197,6 @@ def run(seg: Segmenter, shipped: Models, zero_shot: Models, tokenizer: Tokenizer
 
     val_masks, dev_masks, zs_masks = oracle(val), oracle(dev), oracle(zsplit)
     by_box = [features.segment(seg, f, boxes=np.array([features.box_of(m) for m in ms])) for f, ms in zip(val.frames, val.truth)]
-    point_ious = [iou(p, g) for ps, gs in zip(val_masks, val.truth) for p, g in zip(ps, gs)]
-    box_ious = [iou(p, g) for ps, gs in zip(by_box, val.truth) for p, g in zip(ps, gs)]
 
     text = shipped.clip.text(tokenizer(scenes.vocabulary()))[0]
     zs_texts = {w: zero_shot.clip.text(tokenizer(scenes.vocabulary(wording)))[0]
@@ -253,9 +251,9 @@ def run(seg: Segmenter, shipped: Models, zero_shot: Models, tokenizer: Tokenizer
         "classification": {"masks": "ground truth", **classification},
         "end_to_end": e2e,
         "segmentation": {
-            "point_miou": round(float(np.mean(point_ious)), 4),
-            "dev_point_miou": round(float(np.mean([iou(p, g) for ps, gs in zip(dev_masks, dev.truth) for p, g in zip(ps, gs)])), 4),
-            "box_miou": round(float(np.mean(box_ious)), 4),
+            "point_miou": round(features.mean_iou(val_masks, val.truth), 4),
+            "dev_point_miou": round(features.mean_iou(dev_masks, dev.truth), 4),
+            "box_miou": round(features.mean_iou(by_box, val.truth), 4),
             "prompt": "one positive click at the deepest point of the true mask; the true box",
         },
         "zero_shot": zs,
@@ -271,11 +269,6 @@ def run(seg: Segmenter, shipped: Models, zero_shot: Models, tokenizer: Tokenizer
     log("eval: " + json.dumps({k: {m: v["i2t_r1"] for m, v in report["retrieval"].items()} if k == "retrieval" else report[k]
                                for k in ("retrieval", "segmentation")}))
     return report
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    u = (a | b).sum()
-    return float((a & b).sum() / u) if u else 1.0
 
 
 def _cell(v) -> str:

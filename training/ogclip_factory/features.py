@@ -146,16 +146,26 @@ def automatic_masks(seg: Segmenter, frame: np.ndarray, opts: dict) -> list[np.nd
     return [c[1] for c in kept[: int(opts["maxObjects"])]]
 
 
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two boolean masks; two empty masks agree perfectly."""
+    u = (a | b).sum()
+    return float((a & b).sum() / u) if u else 1.0
+
+
+def mean_iou(pred: list[list[np.ndarray]], truth: list[list[np.ndarray]]) -> float:
+    """Mean IoU of per-frame lists of predicted masks against their ground-truth masks, pairwise."""
+    return float(np.mean([mask_iou(p, t) for ps, ts in zip(pred, truth) for p, t in zip(ps, ts)]))
+
+
 def match_by_iou(pred: list[np.ndarray], truth: list[np.ndarray], min_iou: float = 0.5) -> list[int]:
     """For each ground-truth mask, the index of its predicted mask (-1: none): greedy one-to-one
     matching, highest mask IoU first, pairs below min_iou never match."""
     pairs = []
     for i, p in enumerate(pred):
         for j, t in enumerate(truth):
-            u = (p | t).sum()
-            iou = (p & t).sum() / u if u else 0.0
+            iou = mask_iou(p, t)
             if iou >= min_iou:
-                pairs.append((-float(iou), j, i))
+                pairs.append((-iou, j, i))
     pairs.sort()
     of_truth, used = [-1] * len(truth), set()
     for _, j, i in pairs:
