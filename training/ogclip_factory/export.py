@@ -108,7 +108,15 @@ def export_parts(seg: Segmenter, clip: TinyClip, head: ObjectGuidedHead, out: Pa
     diffs["clip/text_model.onnx"] = export_one(
         _Text(clip), (ids,), out / "clip" / "text_model.onnx", ["input_ids"], ["text_embeds", "last_hidden_state"],
         {"input_ids": {0: "batch"}, "text_embeds": {0: "batch"}, "last_hidden_state": {0: "batch"}})
-    r, m = preprocess.CROP_SIZE, preprocess.MASK_SIZE
+    diffs.update(export_head(head, out, g))
+    return diffs
+
+
+def export_head(head: ObjectGuidedHead, out: Path, g: torch.Generator, object_size: int = preprocess.CROP_SIZE,
+                mask_size: int = preprocess.MASK_SIZE) -> dict[str, float]:
+    """The head's four parts under out/head/, each checked against PyTorch in onnxruntime."""
+    head.eval()
+    r, m = object_size, mask_size
     op = torch.randn(4, 3, r, r, generator=g)
     om = (torch.rand(4, 1, m, m, generator=g) > 0.7).float()
     with torch.no_grad():
@@ -117,6 +125,7 @@ def export_parts(seg: Segmenter, clip: TinyClip, head: ObjectGuidedHead, out: Pa
     with torch.no_grad():
         fused = head.fusion(of, mf, cf)
     b = {0: "batch"}
+    diffs = {}
     diffs["head/object_branch.onnx"] = export_one(head.object_branch, (op,), out / "head" / "object_branch.onnx",
                                                   ["object_pixels"], ["object_features"], {"object_pixels": b, "object_features": b})
     diffs["head/mask_branch.onnx"] = export_one(head.mask_branch, (om,), out / "head" / "mask_branch.onnx",

@@ -24,8 +24,9 @@ def bidirectional_infonce(image: torch.Tensor, text: torch.Tensor, labels: torch
 
 
 def hard_negative_margin(image: torch.Tensor, text: torch.Tensor, labels: torch.Tensor, hard: torch.Tensor, margin: float = 0.1) -> torch.Tensor:
-    """Mined hard negatives: for each image, the most similar caption among those that differ
-    from its own in exactly one attribute (hard [T,T] bool); hinge on cosine margin."""
+    """Mined hard negatives: for each image, the most similar caption among hard[own caption]
+    (hard [T,T] bool: on the shapes, captions that differ in one attribute; on real data, the
+    nearest other descriptions in text space); hinge on cosine margin."""
     sims = F.normalize(image, dim=-1) @ F.normalize(text, dim=-1).T  # [B,T]
     pos = sims.gather(1, labels[:, None])[:, 0]
     neg = sims.masked_fill(~hard[labels], float("-inf")).amax(1)

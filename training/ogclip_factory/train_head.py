@@ -42,7 +42,30 @@ def make_step(head: ObjectGuidedHead, text: torch.Tensor, data: HeadData, batch:
     local = torch.from_numpy(scenes.local_index(classes))
     if (local[data.labels] < 0).any():
         raise ValueError("head data include combinations outside `classes`")
-    hard = hard_pairs(classes)
+    return make_object_step(head, text, HeadData(data.variants, local[data.labels], data.frame_of), hard_pairs(classes),
+                            batch, hard_weight)
+
+
+def nearest_descriptions(text: torch.Tensor, k: int) -> torch.Tensor:
+    """[T,T] bool: for each description, the k other descriptions nearest to it in the frozen
+    text space: the hard negatives of real data, where no attribute grid exists."""
+    t = torch.nn.functional.normalize(text.double(), dim=-1)
+    sims = (t @ t.T).fill_diagonal_(float("-inf"))
+    k = min(k, text.shape[0] - 1)
+    hard = torch.zeros(sims.shape, dtype=torch.bool)
+    if k > 0:
+        hard.scatter_(1, sims.topk(k, dim=1).indices, True)
+    return hard
+
+
+def make_object_step(head: ObjectGuidedHead, text: torch.Tensor, data: HeadData, hard: torch.Tensor, batch: int,
+                     hard_weight: float):
+    """One training step: `batch` objects drawn as whole frames (so the other objects of a frame
+    are negatives), each in a random variant of its inputs (e.g. dataset or SAM2 masks);
+    bidirectional InfoNCE over the T descriptions of `text` [T,E] plus a margin against each
+    object's hardest negative among hard[label] ([T,T] bool). data.labels index text's rows."""
+    if int(data.labels.max()) >= text.shape[0] or int(data.labels.min()) < 0:
+        raise ValueError(f"labels must index the {text.shape[0]} rows of text")
     frames = np.unique(data.frame_of)
     by_frame = {f: np.flatnonzero(data.frame_of == f) for f in frames}
 
@@ -55,7 +78,7 @@ def make_step(head: ObjectGuidedHead, text: torch.Tensor, data: HeadData, batch:
         parts = [torch.stack([getattr(data.variants[v], name)[i] for v, i in zip(var.tolist(), idx.tolist())])
                  for name in ("object_pixels", "object_mask", "clip_features")]
         emb = head(*parts)
-        labels = local[data.labels[idx]]
+        labels = data.labels[idx]
         loss = bidirectional_infonce(emb, text, labels, head.logit_scale)
         return loss + hard_weight * hard_negative_margin(emb, text, labels, hard)
 

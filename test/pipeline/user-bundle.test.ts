@@ -1,0 +1,14 @@
+import test from 'ava';
+import { pipelineParity } from '../helpers/parity.js';
+import { FIXTURES } from '../helpers/paths.js';
+
+// test/fixtures/user-bundle: a head trained by `python -m ogclip_factory.user_build` for the
+// random-weight public-format SAM2 + CLIP exports, on test/fixtures/user-data (non-square
+// images, objects prompted by their boxes). The pipeline must reproduce the factory's embeddings.
+test('a head built by the factory for public-format SAM2 + CLIP runs in the pipeline with the same embeddings (cosine >= 0.9999)', async (t) => {
+  const r = await pipelineParity(t, `${FIXTURES}user-bundle`);
+  t.true(r.frames >= 2);
+  t.true(r.objects >= 5);
+  t.true(r.worst.guided >= 0.9999);
+  t.true(r.worst.crop >= 0.9999);
+});
