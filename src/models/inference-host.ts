@@ -3,7 +3,7 @@
 // heartbeats and I/O.
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import type { Feeds, Outputs, Tensor } from './tensor.js';
+import { fromFloat16, toFloat16, type Feeds, type Outputs, type Tensor } from './tensor.js';
 import type { SessionOptions } from './session-options.js';
 
 export type HostRequest =
@@ -28,7 +28,7 @@ export type HostReply =
     }
   | { readonly id: number; readonly ok: false; readonly error: string };
 
-const sessions = new Map<number, ort.InferenceSession>();
+const sessions = new Map<number, { readonly session: ort.InferenceSession; readonly halfInputs: ReadonlySet<string> }>();
 let nextSession = 1;
 
 function meta(list: readonly ort.InferenceSession.ValueMetadata[]): TensorMeta[] {
@@ -37,7 +37,10 @@ function meta(list: readonly ort.InferenceSession.ValueMetadata[]): TensorMeta[]
   );
 }
 
-function toOrt(t: Tensor): ort.Tensor {
+// A float16 input (an fp16 export with keep_io_types off) is fed from float32 values: the
+// adapters only ever deal in float32.
+function toOrt(t: Tensor, half: boolean): ort.Tensor {
+  if (half && t.type === 'float32') return new ort.Tensor('float16', toFloat16(t.data), [...t.dims]);
   return new ort.Tensor(t.type, t.data, [...t.dims]);
 }
 
@@ -49,6 +52,11 @@ function own<T extends Float32Array | BigInt64Array>(a: T): T {
 
 function fromOrt(t: ort.Tensor): Tensor {
   if (t.type === 'float32') return { type: 'float32', dims: [...t.dims], data: own(t.data as Float32Array) };
+  if (t.type === 'float16') {
+    // Uint16Array of bits, or a Float16Array where the runtime has one: the same bytes either way.
+    const d = t.data as unknown as ArrayBufferView & { length: number };
+    return { type: 'float32', dims: [...t.dims], data: fromFloat16(new Uint16Array(d.buffer, d.byteOffset, d.length)) };
+  }
   if (t.type === 'int64') return { type: 'int64', dims: [...t.dims], data: own(t.data as BigInt64Array) };
   throw new TypeError(`unsupported output element type ${t.type}`);
 }
@@ -57,6 +65,8 @@ async function handle(req: HostRequest): Promise<{ reply: HostReply; transfer: A
   switch (req.kind) {
     case 'load': {
       const o = req.options;
+      // Created from the path, never from bytes: weights kept in an external data file
+      // (`<name>.onnx_data` beside the .onnx) are found relative to the model's own folder.
       const session = await ort.InferenceSession.create(req.path, {
         executionProviders: o.executionProviders.map((p) => (p === 'cpu' ? 'cpu' : { name: 'cuda', deviceId: p.deviceId ?? 0 })),
         intraOpNumThreads: o.intraOpNumThreads,
@@ -65,18 +75,19 @@ async function handle(req: HostRequest): Promise<{ reply: HostReply; transfer: A
         enableCpuMemArena: o.enableCpuMemArena,
       });
       const id = nextSession++;
-      sessions.set(id, session);
+      const halfInputs = new Set(session.inputMetadata.filter((m) => m.isTensor && m.type === 'float16').map((m) => m.name));
+      sessions.set(id, { session, halfInputs });
       return {
         reply: { id: req.id, ok: true, session: id, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata) },
         transfer: [],
       };
     }
     case 'run': {
-      const session = sessions.get(req.session);
-      if (!session) throw new Error(`session ${req.session} is not loaded`);
+      const held = sessions.get(req.session);
+      if (!held) throw new Error(`session ${req.session} is not loaded`);
       const feeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(req.feeds)) feeds[name] = toOrt(t);
-      const out = await session.run(feeds, [...req.outputs]);
+      for (const [name, t] of Object.entries(req.feeds)) feeds[name] = toOrt(t, held.halfInputs.has(name));
+      const out = await held.session.run(feeds, [...req.outputs]);
       const result: Outputs = {};
       const transfer: ArrayBuffer[] = [];
       for (const name of req.outputs) {
@@ -89,7 +100,7 @@ async function handle(req: HostRequest): Promise<{ reply: HostReply; transfer: A
       return { reply: { id: req.id, ok: true, result }, transfer };
     }
     case 'release': {
-      await sessions.get(req.session)?.release();
+      await sessions.get(req.session)?.session.release();
       sessions.delete(req.session);
       return { reply: { id: req.id, ok: true }, transfer: [] };
     }

@@ -1,10 +1,11 @@
-import { ConfigError } from '../errors.js';
+import { ConfigError, ModelFormatError } from '../errors.js';
 import { DEFAULT_CROP, type CropSpec } from '../tensor/crop.js';
-import { CLIP_MEAN, CLIP_STD, SAM2_MEAN, SAM2_STD, type Bundle, type BundleManifest } from './bundle.js';
-import { ClipText, ClipTokenizer, ClipVision, clipTextSpec, clipVisionSpec } from './clip.js';
+import { access } from 'node:fs/promises';
+import { CLIP_MEAN, CLIP_STD, SAM2_MEAN, SAM2_STD, dtypeFile, type Bundle, type BundleManifest, type ModelDtype } from './bundle.js';
+import { ClipText, ClipTokenizer, ClipVision, JOINT_VISION_TOKENS, clipTextChoice, clipVisionChoice } from './clip.js';
 import { HeadPart, fusionSpec, maskBranchSpec, objectBranchSpec, projectionSpec } from './head.js';
 import { InferenceWorker } from './inference-worker.js';
-import { OnnxModel } from './onnx-model.js';
+import { OnnxModel, type SpecFor } from './onnx-model.js';
 import { OnnxCommunitySam2, onnxCommunityDecoderSpec, onnxCommunityEncoderSpec } from './sam2-onnx-community.js';
 import type { Sam2Model } from './sam2.js';
 import { SamExporterSam2, samExporterDecoderSpec, samExporterEncoderSpec } from './sam2-samexporter.js';
@@ -42,23 +43,25 @@ export async function openModelSet(bundle: Bundle, options: SessionOptions = def
   const m = bundle.manifest;
   const worker = InferenceWorker.start();
   const opened: { dispose(): Promise<void> }[] = [];
-  const open = async (rel: string, spec: Parameters<typeof OnnxModel.open>[2]) => {
-    const model = await OnnxModel.open(worker, bundle.file(rel), spec, options);
+  const open = async (section: 'sam2' | 'clip' | 'head', rel: string, dtype: ModelDtype, spec: SpecFor) => {
+    const path = await modelFile(bundle, section, rel, dtype);
+    const model = await OnnxModel.open(worker, path, spec, options);
     opened.push(model);
     return model;
   };
   try {
     const size = m.sam2.input_size;
+    const sd = m.sam2.dtype;
     const sam2 =
       m.sam2.format === 'onnx-community'
         ? new OnnxCommunitySam2(
-            await open(m.sam2.encoder, onnxCommunityEncoderSpec(size)),
-            await open(m.sam2.decoder, onnxCommunityDecoderSpec),
+            await open('sam2', m.sam2.encoder, sd, onnxCommunityEncoderSpec(size)),
+            await open('sam2', m.sam2.decoder, sd, onnxCommunityDecoderSpec),
             size,
           )
         : new SamExporterSam2(
-            await open(m.sam2.encoder, samExporterEncoderSpec(size)),
-            await open(m.sam2.decoder, samExporterDecoderSpec),
+            await open('sam2', m.sam2.encoder, sd, samExporterEncoderSpec(size)),
+            await open('sam2', m.sam2.decoder, sd, samExporterDecoderSpec),
             size,
           );
     const tokenizer = await ClipTokenizer.open(
@@ -66,16 +69,28 @@ export async function openModelSet(bundle: Bundle, options: SessionOptions = def
       m.clip.tokenizer_config ? bundle.file(m.clip.tokenizer_config) : undefined,
       m.clip.context_length,
     );
-    const clipVision = new ClipVision(await open(m.clip.vision, clipVisionSpec(m.clip.image_size)), m.clip.image_size);
-    const clipText = new ClipText(await open(m.clip.text, clipTextSpec), tokenizer);
+    const v = m.clip.image_size;
+    const visionModel = await open('clip', m.clip.vision, m.clip.dtype, clipVisionChoice(v));
+    const clipVision = new ClipVision(visionModel, v);
+    // One joint model.onnx named for both sides is opened once and shared.
+    const sameJoint = clipVision.joint && bundle.file(m.clip.text) === bundle.file(m.clip.vision);
+    const clipText = new ClipText(sameJoint ? visionModel : await open('clip', m.clip.text, m.clip.dtype, clipTextChoice(v)), tokenizer, v);
     let head: ObjectGuidedHead | undefined;
     if (m.head) {
       const h = m.head;
+      if (!clipVision.tokenOutput) {
+        throw new ModelFormatError(
+          `${clipVision.path}: a joint CLIP model without vision tokens (no "${JOINT_VISION_TOKENS}" output; the public joint export ` +
+            'has only embeddings and logits), but the object-guided head pools them: name the split vision tower ' +
+            '(onnx/vision_model.onnx) as clip.vision, or drop the head and use embedder "crop"',
+        );
+      }
+      const hd = h.dtype;
       head = {
-        objectBranch: new HeadPart(await open(h.object_branch, objectBranchSpec(h.object_size)), 'object_features'),
-        maskBranch: new HeadPart(await open(h.mask_branch, maskBranchSpec(h.mask_size)), 'mask_features'),
-        fusion: new HeadPart(await open(h.fusion, fusionSpec), 'fused'),
-        projection: new HeadPart(await open(h.projection, projectionSpec), 'embeds'),
+        objectBranch: new HeadPart(await open('head', h.object_branch, hd, objectBranchSpec(h.object_size)), 'object_features'),
+        maskBranch: new HeadPart(await open('head', h.mask_branch, hd, maskBranchSpec(h.mask_size)), 'mask_features'),
+        fusion: new HeadPart(await open('head', h.fusion, hd, fusionSpec), 'fused'),
+        projection: new HeadPart(await open('head', h.projection, hd, projectionSpec), 'embeds'),
         objectSize: h.object_size,
         maskSize: h.mask_size,
         crop: headCropOf(h),
@@ -102,6 +117,21 @@ export async function openModelSet(bundle: Bundle, options: SessionOptions = def
     await worker.close();
     throw err;
   }
+}
+
+/**
+ * The file to open for a section's `rel` at its dtype; a missing fp16 / quantized variant is
+ * named together with the fp32 file it was derived from.
+ */
+async function modelFile(bundle: Bundle, section: string, rel: string, dtype: ModelDtype): Promise<string> {
+  const path = bundle.file(dtypeFile(rel, dtype));
+  if (dtype === 'fp32') return path; // OnnxModel.open reports a missing file itself
+  try {
+    await access(path);
+  } catch {
+    throw new ModelFormatError(`${path}: file not found: ${section}.dtype "${dtype}" picks this file beside ${bundle.file(rel)}`);
+  }
+  return path;
 }
 
 /** The head's crop framing: an object window from `crop_margin` / `crop_pad`, outside the mask 0. */

@@ -5,7 +5,10 @@ import type { InferenceWorker, RemoteSession } from './inference-worker.js';
 import type { SessionOptions } from './session-options.js';
 import type { Feeds, Outputs } from './tensor.js';
 
-/** Expected tensor: null dims are free (dynamic axes or sizes the bundle declares). */
+/**
+ * Expected tensor: null dims are free (dynamic axes or sizes the bundle declares). A float32
+ * tensor may be float16 in the file (an fp16 export): the worker converts at the boundary.
+ */
 export interface TensorSpec {
   readonly name: string;
   readonly type: 'float32' | 'int64';
@@ -16,7 +19,22 @@ export interface ModelSpec {
   readonly format: string; // named in error messages, e.g. "SAM2 onnx-community prompt decoder"
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
+  /** Known inputs a file may lack; the adapter feeds them only when the file has them. */
   readonly optionalInputs?: readonly string[];
+  /** Known outputs a file may lack; `run()` asks only for those the file has. */
+  readonly optionalOutputs?: readonly string[];
+}
+
+/** A choice of spec made from the file's inputs once it is loaded (e.g. split tower vs joint model). */
+export interface SpecChoice {
+  readonly format: string; // what any of the choices is, for errors before the file is read
+  choose(inputs: readonly TensorMeta[]): ModelSpec;
+}
+
+export type SpecFor = ModelSpec | SpecChoice;
+
+function isChoice(s: SpecFor): s is SpecChoice {
+  return 'choose' in s;
 }
 
 /** An onnxruntime session whose inputs and outputs were checked against a spec at load. */
@@ -29,18 +47,20 @@ export class OnnxModel {
     private readonly session: RemoteSession,
   ) {}
 
-  static async open(worker: InferenceWorker, path: string, spec: ModelSpec, options: SessionOptions): Promise<OnnxModel> {
+  static async open(worker: InferenceWorker, path: string, specFor: SpecFor, options: SessionOptions): Promise<OnnxModel> {
+    const expected = specFor.format;
     try {
       await access(path);
     } catch {
-      throw new ModelFormatError(`${path}: file not found (expected a ${spec.format})`);
+      throw new ModelFormatError(`${path}: file not found (expected a ${expected})`);
     }
     let session: RemoteSession;
     try {
       session = await worker.load(path, options);
     } catch (err) {
-      throw new ModelFormatError(`${path}: onnxruntime could not load it as a ${spec.format}: ${(err as Error).message}`);
+      throw new ModelFormatError(`${path}: onnxruntime could not load it as a ${expected}: ${(err as Error).message}`);
     }
+    const spec = isChoice(specFor) ? specFor.choose(session.inputs) : specFor;
     const problems = checkSpec(spec, session.inputs, session.outputs);
     if (problems.length > 0) {
       await session.release();
@@ -53,6 +73,10 @@ export class OnnxModel {
     return this.inputs.some((i) => i.name === name);
   }
 
+  hasOutput(name: string): boolean {
+    return this.outputs.some((o) => o.name === name);
+  }
+
   /** A fixed dim of an input or output as the file declares it, or undefined when dynamic. */
   dim(name: string, axis: number): number | undefined {
     const m = [...this.inputs, ...this.outputs].find((t) => t.name === name);
@@ -60,7 +84,7 @@ export class OnnxModel {
     return typeof d === 'number' && d > 0 ? d : undefined;
   }
 
-  run(feeds: Feeds, outputs: readonly string[] = this.spec.outputs.map((o) => o.name)): Promise<Outputs> {
+  run(feeds: Feeds, outputs: readonly string[] = this.spec.outputs.map((o) => o.name).filter((n) => this.hasOutput(n))): Promise<Outputs> {
     return this.session.run(feeds, outputs);
   }
 
@@ -71,15 +95,16 @@ export class OnnxModel {
 
 export function checkSpec(spec: ModelSpec, inputs: readonly TensorMeta[], outputs: readonly TensorMeta[]): string[] {
   const problems: string[] = [];
-  const optional = new Set(spec.optionalInputs ?? []);
+  const optional = { input: new Set(spec.optionalInputs ?? []), output: new Set(spec.optionalOutputs ?? []) };
   const check = (kind: 'input' | 'output', want: TensorSpec, have: readonly TensorMeta[]) => {
     const got = have.find((h) => h.name === want.name);
     if (!got) {
-      if (kind === 'input' && optional.has(want.name)) return;
+      if (optional[kind].has(want.name)) return;
       problems.push(`missing ${kind} "${want.name}" (file has ${have.map((h) => h.name).join(', ') || 'none'})`);
       return;
     }
-    if (got.type !== want.type) problems.push(`${kind} "${want.name}" is ${got.type}, expected ${want.type}`);
+    const halfForFloat = want.type === 'float32' && got.type === 'float16';
+    if (got.type !== want.type && !halfForFloat) problems.push(`${kind} "${want.name}" is ${got.type}, expected ${want.type}`);
     if (got.shape.length !== want.shape.length) {
       problems.push(`${kind} "${want.name}" has rank ${got.shape.length} [${got.shape.join(',')}], expected rank ${want.shape.length}`);
       return;

@@ -87,7 +87,12 @@ export class OnnxCommunitySam2 implements Sam2Model {
     const sx = this.inputSize / frameWidth;
     const sy = this.inputSize / frameHeight;
     const p = prompts.length;
-    const n = Math.max(1, ...prompts.map((q) => q.points?.length ?? 0));
+    // SAM2 closes the points of a prompt without a box with one "not a point" token (label -1):
+    // its prompt encoder pads when no box is given. An export traced with input_boxes never
+    // pads inside the graph, even for an empty [1,0,4] box input, so that token is added here;
+    // without it the masks differ from the model's own (checked against PyTorch in the tests).
+    const pad = !withBox && this.decoder.hasInput('input_boxes') ? 1 : 0;
+    const n = Math.max(1, ...prompts.map((q) => q.points?.length ?? 0)) + pad;
     const pts = new Float32Array(p * n * 2); // [1,P,N,2] in the S x S frame
     const lab = new BigInt64Array(p * n).fill(-1n); // [1,P,N], -1 = padding
     const boxes = new Float32Array(withBox ? p * 4 : 0); // [1,P,4] or [1,0,4]
