@@ -117,7 +117,7 @@ def export_head(head: ObjectGuidedHead, out: Path, g: torch.Generator, object_si
     """The head's four parts under out/head/, each checked against PyTorch in onnxruntime."""
     head.eval()
     r, m = object_size, mask_size
-    op = torch.randn(4, 3, r, r, generator=g)
+    op = torch.randn(4, 3 * head.object_scales, r, r, generator=g)
     om = (torch.rand(4, 1, m, m, generator=g) > 0.7).float()
     with torch.no_grad():
         of, mf = head.object_branch(op), head.mask_branch(om)

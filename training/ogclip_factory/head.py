@@ -1,7 +1,7 @@
 """The object-guided head: object branch + mask branch + CLIP branch -> fusion -> projection.
 
 Each part is exported as its own ONNX file so that each pipeline stage runs one of them:
-  object_branch: object_pixels [B,3,R,R] (masked crop)    -> object_features [B,Fo]
+  object_branch: object_pixels [B,3K,R,R] (K masked crops) -> object_features [B,Fo]
   mask_branch:   object_mask   [B,1,M,M] (full-frame mask) -> mask_features [B,Fm]
   fusion:        object_features, mask_features, clip_features [B,Dv+E] -> fused [B,Hf]
   projection:    fused [B,Hf] -> embeds [B,E] (CLIP text space, not normalised)
@@ -22,9 +22,12 @@ def _down(cin: int, cout: int) -> nn.Sequential:
 
 
 class ObjectBranch(nn.Module):
-    def __init__(self, out: int = 96):
+    """scales: how many crops of the object (e.g. 0.5, 1 and 2 times the crop window), stacked on
+    the channel axis: [B,3*scales,R,R]."""
+
+    def __init__(self, out: int = 96, scales: int = 1):
         super().__init__()
-        self.net = nn.Sequential(_down(3, 24), _down(24, 48), _down(48, 64), _down(64, out))  # 64 -> 4
+        self.net = nn.Sequential(_down(3 * scales, 24), _down(24, 48), _down(48, 64), _down(64, out))  # 64 -> 4
 
     def forward(self, object_pixels: torch.Tensor) -> torch.Tensor:
         return self.net(object_pixels).mean((2, 3))  # [B,Fo]
@@ -72,11 +75,12 @@ class FusionAttention(nn.Module):
 
 class ObjectGuidedHead(nn.Module):
     def __init__(self, clip_dim: int, embed: int = 64, fusion: Fusion = "mlp", drop: Branch | None = None,
-                 fo: int = 96, fm: int = 64, hidden: int = 256):
+                 fo: int = 96, fm: int = 64, hidden: int = 256, object_scales: int = 1):
         super().__init__()
         self.drop = drop
         self.fusion_inputs = (fo, fm, clip_dim)
-        self.object_branch = ObjectBranch(fo)
+        self.object_scales = object_scales
+        self.object_branch = ObjectBranch(fo, object_scales)
         self.mask_branch = MaskBranch(fm)
         fuse = FusionMLP if fusion == "mlp" else FusionAttention
         self.fusion = fuse(fo, fm, clip_dim, hidden)

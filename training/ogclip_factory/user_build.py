@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "user-head.yaml"
 HEAD_KEYS = {"steps": int, "batch": int, "lr": float, "weight_decay": float, "warmup": int, "checkpoint_every": int,
              "fusion": str, "object_size": int, "mask_size": int, "object_features": int, "mask_features": int,
-             "hidden": int, "hard_negative_weight": float, "hard_negatives": int, "masks": list}
+             "hidden": int, "hard_negative_weight": float, "hard_negatives": int, "masks": list, "object_scales": list}
 PARITY_FRAMES = 8
 
 
@@ -64,6 +64,9 @@ def read_config(path: Path) -> dict:
         problems.append("head.fusion must be mlp or attention")
     if not set(head.get("masks") or []) <= {"dataset", "sam2"} or not head.get("masks"):
         problems.append("head.masks must be a non-empty list of dataset, sam2")
+    scales = head.get("object_scales")
+    if not isinstance(scales, list) or not scales or not all(isinstance(v, (int, float)) and 0 < v <= 8 for v in scales):
+        problems.append("head.object_scales must be a non-empty list of numbers in (0, 8], e.g. [1] or [0.5, 1, 2]")
     if head.get("mask_size") != 64:
         problems.append("head.mask_size must be 64 (the mask branch flattens a 4x4 map of a 64x64 mask)")
     tf = split.get("test_fraction")
@@ -231,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
 
     t = time.time()
     text_all = clip.texts(vocabulary)  # [V,E]
-    shape = HeadShape(int(hc["object_size"]), int(hc["mask_size"]), dict(HEAD_CROP))
+    shape = HeadShape(int(hc["object_size"]), int(hc["mask_size"]), dict(HEAD_CROP), tuple(float(v) for v in hc["object_scales"]))
     cache = FeatureCache(work / "features", clip, sam2, shape)
     try:
         train_split = extract(train_imgs, cache, vocabulary, "train", a.on_bad, log)
@@ -255,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
         raise BuildError("head.masks lists only 'dataset' but some training objects have no mask: add 'sam2'")
     variants = [object_inputs(train_split, s, clip, shape) for s in sources]
     head = ObjectGuidedHead(clip_dim, e, hc["fusion"], fo=int(hc["object_features"]), fm=int(hc["mask_features"]),
-                            hidden=int(hc["hidden"]))
+                            hidden=int(hc["hidden"]), object_scales=len(shape.object_scales))
     data = train_head.HeadData(variants, local, train_split.frame_of)
     hard = train_head.nearest_descriptions(text_train, int(hc["hard_negatives"]))
     step = train_head.make_object_step(head, text_train, data, hard, int(hc["batch"]), float(hc["hard_negative_weight"]))
@@ -286,6 +289,7 @@ def main(argv: list[str] | None = None) -> None:
         "head": {"object_branch": "head/object_branch.onnx", "mask_branch": "head/mask_branch.onnx", "fusion": "head/fusion.onnx",
                  "projection": "head/projection.onnx", "object_size": shape.object_size, "mask_size": shape.mask_size,
                  "crop_margin": CROP_MARGIN, "crop_pad": CROP_PAD,
+                 **({"object_scales": list(shape.object_scales)} if shape.object_scales != (1.0,) else {}),
                  "logit_scale": round(float(head.logit_scale.detach().exp().clamp(max=100)), 4)},
         "crop_baseline": dict(HEAD_CROP),
         "embedding_dim": e,

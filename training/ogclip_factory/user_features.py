@@ -42,6 +42,10 @@ class HeadShape:
     object_size: int  # R: the object branch's crop side
     mask_size: int  # M: the mask branch's input side
     crop_spec: dict  # the crop baseline's framing (preprocess.HEAD_CROP by default)
+    object_scales: tuple[float, ...] = (1.0,)  # the object branch's crops: the head window times each scale
+
+    def head_crops(self) -> list[dict]:
+        return [{**preprocess.HEAD_CROP, "margin": preprocess.CROP_MARGIN * s} for s in self.object_scales]
 
 
 def rgb(path: Path) -> np.ndarray:
@@ -178,11 +182,12 @@ def object_inputs(split: Split, source: MaskSource, clip: OrtClip, shape: HeadSh
     if masks is None:
         raise ValueError(f"mask source {source!r} needs a mask on every object")
     pixels, mask_in, clip_f, crops, frame_e = [], [], [], [], []
+    specs = shape.head_crops()
     for img, f, ms in zip(split.images, split.feats, masks):
         norm = preprocess.normalise(rgb(img.image_path), clip.norm.mean, clip.norm.std)
         emb, hidden = torch.from_numpy(f.image_embeds), torch.from_numpy(f.hidden)
         for m in ms:
-            pixels.append(preprocess.masked_crop(norm, m, shape.object_size))  # [3,R,R]
+            pixels.append(torch.cat([preprocess.masked_crop(norm, m, shape.object_size, c) for c in specs]))  # [3K,R,R]
             mask_in.append(preprocess.mask_input(m, shape.mask_size))  # [1,M,M]
             clip_f.append(preprocess.pool_tokens(hidden, emb, m))  # [D+E]
             frame_e.append(emb)

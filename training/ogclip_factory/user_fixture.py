@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from . import rle, scenes
@@ -50,12 +51,34 @@ def write(out: Path, count: int = 12, with_masks: int | None = None) -> Path:
     return path
 
 
+def real_size_checkpoints(out: Path) -> tuple[Path, Path]:
+    """Random-weight `transformers` checkpoints at real size (CLIP ViT-B/32, SAM2.1 hiera-tiny),
+    saved with save_pretrained: what a user's downloaded checkpoint folders look like, for the
+    real-size run of the user path (scripts/user-build-real-size.sh). Never committed."""
+    from transformers import CLIPConfig, CLIPModel
+
+    from .clip import build_tokenizer
+    from .fixtures import sam2_model
+
+    torch.manual_seed(0)
+    clip_dir, sam2_dir = out / "clip-vit-base-patch32-random", out / "sam2.1-hiera-tiny-random"
+    CLIPModel(CLIPConfig()).eval().save_pretrained(clip_dir)  # the defaults are ViT-B/32
+    build_tokenizer(clip_dir)
+    sam2_model(real_size=True).save_pretrained(sam2_dir)
+    return clip_dir, sam2_dir
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--count", type=int, default=12)
+    ap.add_argument("--with-masks", type=int, help="images carrying masks (default: the first half)")
+    ap.add_argument("--checkpoints", type=Path, help="also save real-size random transformers checkpoints here")
     a = ap.parse_args()
-    print(write(a.out, a.count))
+    print(write(a.out, a.count, a.with_masks))
+    if a.checkpoints:
+        for p in real_size_checkpoints(a.checkpoints):
+            print(p)
 
 
 if __name__ == "__main__":

@@ -146,3 +146,42 @@ def test_nearest_descriptions_are_the_hard_negatives():
                              [False, True, False, False], [False, False, True, False]]
     assert not nearest_descriptions(text[:1], 3).any()
     assert np.array_equal(nearest_descriptions(text, 10).sum(1).numpy(), [3, 3, 3, 3])
+
+
+def test_transformers_checkpoints_are_exported_then_trained_on_and_the_bundle_matches_pytorch(tmp_path, capsys):
+    """Local CLIPModel / Sam2Model checkpoint folders in, bundle out; the bundle's CLIP files
+    give PyTorch's own text and image embeddings (cosine >= 0.9999)."""
+    from ogclip_factory import hf_export
+
+    clip_model, sam2_model = hf_export.tiny_clip_model(seed=1), hf_export.tiny_sam2_model(seed=1)
+    clip_model.save_pretrained(tmp_path / "clip-ckpt")
+    sam2_model.save_pretrained(tmp_path / "sam2-ckpt")
+    data = copy_data(tmp_path)
+    user_build.main(["--clip", str(tmp_path / "clip-ckpt"), "--sam2", str(tmp_path / "sam2-ckpt"), "--data", str(data),
+                     "--out", str(tmp_path / "bundle"), "--work", str(tmp_path / "work"), "--config", str(SMOKE),
+                     "--results", str(tmp_path / "results")])
+    assert "exporting the transformers clip checkpoint" in capsys.readouterr().out
+    out = tmp_path / "bundle"
+    m = json.loads((out / "bundle.json").read_text())
+    assert m["embedding_dim"] == clip_model.config.projection_dim
+    assert m["clip"]["image_size"] == clip_model.config.vision_config.image_size
+    assert m["sam2"]["input_size"] == hf_export.sam2_input_size(sam2_model)
+
+    from ogclip_factory.onnx_models import OrtClip
+
+    clip = OrtClip(m["clip"], out)
+    texts = ["a small red circle", "a large blue star"]
+    ids = clip.tokenizer(texts)
+    with torch.no_grad():
+        want_t = clip_model.get_text_features(input_ids=ids)
+        pix = torch.randn(2, 3, clip.norm.size, clip.norm.size, generator=torch.Generator().manual_seed(0))
+        want_i = clip_model.get_image_features(pixel_values=pix)
+    got_t, (got_i, _) = clip.texts(texts), clip.image(pix)
+    cos = torch.nn.functional.cosine_similarity
+    assert cos(got_t, want_t).min() >= 0.9999
+    assert cos(got_i, want_i).min() >= 0.9999
+    # A second build reuses the export instead of redoing it.
+    user_build.main(["--clip", str(tmp_path / "clip-ckpt"), "--sam2", str(tmp_path / "sam2-ckpt"), "--data", str(data),
+                     "--out", str(tmp_path / "bundle"), "--work", str(tmp_path / "work"), "--config", str(SMOKE),
+                     "--results", str(tmp_path / "results")])
+    assert "exporting" not in capsys.readouterr().out
