@@ -49,6 +49,8 @@ export interface BundleManifest {
     readonly mask_size: number;
     readonly crop_margin: number;
     readonly crop_pad: number;
+    /** The object branch's crops as multiples of the crop window (default [1]). */
+    readonly object_scales: readonly number[];
     readonly logit_scale?: number;
     readonly dtype: ModelDtype;
   };

@@ -1,10 +1,11 @@
 import type { ModelSpec, OnnxModel } from './onnx-model.js';
 import { float32, floatOutput } from './tensor.js';
 
-export function objectBranchSpec(size: number): ModelSpec {
+/** channels: 3 per object scale (bundle.json head.object_scales). */
+export function objectBranchSpec(size: number, channels = 3): ModelSpec {
   return {
     format: 'ogclip object branch',
-    inputs: [{ name: 'object_pixels', type: 'float32', shape: [null, 3, size, size] }],
+    inputs: [{ name: 'object_pixels', type: 'float32', shape: [null, channels, size, size] }],
     outputs: [{ name: 'object_features', type: 'float32', shape: [null, null] }],
   };
 }

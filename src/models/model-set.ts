@@ -20,7 +20,8 @@ export interface ObjectGuidedHead {
   readonly projection: HeadPart;
   readonly objectSize: number;
   readonly maskSize: number;
-  readonly crop: CropSpec; // the head's own crops: always an object window, masked
+  /** The head's own crops, one per object scale (object windows, masked), stacked on channels: [3K,R,R]. */
+  readonly crops: readonly CropSpec[];
 }
 
 /** Every model of a bundle, opened in one inference worker and checked at load. */
@@ -87,13 +88,16 @@ export async function openModelSet(bundle: Bundle, options: SessionOptions = def
       }
       const hd = h.dtype;
       head = {
-        objectBranch: new HeadPart(await open('head', h.object_branch, hd, objectBranchSpec(h.object_size)), 'object_features'),
+        objectBranch: new HeadPart(
+          await open('head', h.object_branch, hd, objectBranchSpec(h.object_size, 3 * h.object_scales.length)),
+          'object_features',
+        ),
         maskBranch: new HeadPart(await open('head', h.mask_branch, hd, maskBranchSpec(h.mask_size)), 'mask_features'),
         fusion: new HeadPart(await open('head', h.fusion, hd, fusionSpec), 'fused'),
         projection: new HeadPart(await open('head', h.projection, hd, projectionSpec), 'embeds'),
         objectSize: h.object_size,
         maskSize: h.mask_size,
-        crop: headCropOf(h),
+        crops: h.object_scales.map((s) => ({ ...headCropOf(h), margin: h.crop_margin * s })),
       };
     }
     return {
@@ -175,7 +179,10 @@ export async function warmUp(models: ModelSet): Promise<void> {
   const h = models.head;
   if (!h || !vision) return;
   const [o] = await h.objectBranch.run({
-    object_pixels: { dims: [1, 3, h.objectSize, h.objectSize], data: new Float32Array(3 * h.objectSize ** 2) },
+    object_pixels: {
+      dims: [1, 3 * h.crops.length, h.objectSize, h.objectSize],
+      data: new Float32Array(3 * h.crops.length * h.objectSize ** 2),
+    },
   });
   const [k] = await h.maskBranch.run({ object_mask: { dims: [1, 1, h.maskSize, h.maskSize], data: new Float32Array(h.maskSize ** 2) } });
   const clip = new Float32Array(vision.dim + vision.embeds.length);

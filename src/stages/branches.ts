@@ -4,7 +4,9 @@ import { stack } from '../models/head.js';
 import type { ObjectGuidedHead } from '../models/model-set.js';
 import { inferInBatches } from '../operators/infer-in-batches.js';
 import type { FrameRecord, ObjectState } from '../record.js';
+import type { Mask } from '../masks/mask.js';
 import { maskInput, maskedCrop, poolTokens } from '../tensor/crop.js';
+import type { Chw } from '../tensor/image.js';
 
 export interface BranchesOptions {
   readonly head: ObjectGuidedHead;
@@ -33,7 +35,7 @@ export function branchesStage(options: BranchesOptions): OperatorFunction<FrameR
         const v = vision[i]!;
         for (const o of r.objects!) {
           objs.push(o);
-          pixels.push(maskedCrop(r.image!.clipFrame, o.mask, head.objectSize, head.crop).data); // [3,R,R]
+          pixels.push(objectCrops(r.image!.clipFrame, o.mask, head)); // [3K,R,R]
           masks.push(maskInput(o.mask, head.maskSize).data); // [1,M,M]
           o.clipFeatures = poolTokens(v.hidden, v.tokens, v.dim, v.embeds, o.mask); // [Dv+E]
         }
@@ -42,7 +44,9 @@ export function branchesStage(options: BranchesOptions): OperatorFunction<FrameR
       const px = stack(pixels);
       const mk = stack(masks);
       const [objectFeatures, maskFeatures] = await Promise.all([
-        head.objectBranch.run({ object_pixels: { dims: [objs.length, 3, head.objectSize, head.objectSize], data: px.data } }),
+        head.objectBranch.run({
+          object_pixels: { dims: [objs.length, 3 * head.crops.length, head.objectSize, head.objectSize], data: px.data },
+        }),
         head.maskBranch.run({ object_mask: { dims: [objs.length, 1, head.maskSize, head.maskSize], data: mk.data } }),
       ]);
       objs.forEach((o, i) => {
@@ -51,4 +55,13 @@ export function branchesStage(options: BranchesOptions): OperatorFunction<FrameR
       });
     },
   });
+}
+
+/** The object's masked crops at every scale of the head, concatenated on the channel axis. */
+function objectCrops(frame: Chw, mask: Mask, head: ObjectGuidedHead): Float32Array {
+  if (head.crops.length === 1) return maskedCrop(frame, mask, head.objectSize, head.crops[0]!).data;
+  const plane = 3 * head.objectSize * head.objectSize;
+  const out = new Float32Array(head.crops.length * plane); // [3K,R,R]
+  head.crops.forEach((c, k) => out.set(maskedCrop(frame, mask, head.objectSize, c).data, k * plane));
+  return out;
 }
