@@ -53,3 +53,14 @@ export function boxIou(a: Box, b: Box): number {
   const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
   return union <= 0 ? 0 : inter / union;
 }
+
+/** A box as a mask: the pixels whose centres lie inside it (edges included). */
+export function boxMask(box: Box, width: number, height: number): Mask {
+  const data = new Uint8Array(width * height);
+  const [x1, y1, x2, y2] = box;
+  for (let y = 0; y < height; y++) {
+    if (y + 0.5 < y1 || y + 0.5 > y2) continue;
+    for (let x = 0; x < width; x++) if (x + 0.5 >= x1 && x + 0.5 <= x2) data[y * width + x] = 1;
+  }
+  return { data, width, height };
+}

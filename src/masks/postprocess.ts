@@ -1,6 +1,6 @@
 import type { Sam2Decoded } from '../models/sam2.js';
 import { resize } from '../tensor/resize.js';
-import { boxIou, maskArea, maskBox, type Box, type Mask } from './mask.js';
+import { boxIou, boxMask, maskArea, maskBox, type Box, type Mask } from './mask.js';
 
 /** The low-resolution logits of mask k of prompt p, upsampled to the frame (bilinear). */
 export function upsampleLogits(d: Sam2Decoded, p: number, k: number, width: number, height: number): Float32Array {
@@ -51,4 +51,19 @@ export function bestMask(d: Sam2Decoded, p: number): number {
 export function candidateFrom(mask: Mask, score: number, prompt: number): Candidate | undefined {
   const box = maskBox(mask);
   return box && maskArea(mask) > 0 ? { mask, box, score, prompt } : undefined;
+}
+
+/**
+ * The candidate of a prompted object, which always keeps its place (callers match by index): an
+ * empty mask from a box prompt falls back to the box itself (the user said where the object is;
+ * the model factory trains and evaluates on the same fallback), from points it stays empty.
+ */
+export function promptedCandidate(mask: Mask, score: number, prompt: number, box: Box | undefined): Candidate {
+  const c = candidateFrom(mask, score, prompt);
+  if (c) return c;
+  if (box) {
+    const fromBox = candidateFrom(boxMask(box, mask.width, mask.height), score, prompt);
+    if (fromBox) return fromBox;
+  }
+  return { mask, box: [0, 0, 0, 0], score: 0, prompt };
 }

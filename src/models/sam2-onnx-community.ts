@@ -77,10 +77,48 @@ export class OnnxCommunitySam2 implements Sam2Model {
     );
   }
 
+  /**
+   * Point columns of a group of box-only prompts. SAM2 itself embeds a box alone (its export takes
+   * an empty [1,P,0,2] point input, as transformers.js sends it); one padding point (label -1)
+   * would add a "not a point" token and change the masks (measured: 2.7 % of the logit range on
+   * the tiny random SAM2). Decoders that need at least one point (the factory's own segmenter)
+   * fail on the empty input: learnt on the first box-only group and remembered.
+   */
+  #boxOnlyPoints: 0 | 1 | undefined;
+
   async #decodeGroup(
     emb: Sam2Embeddings,
     prompts: readonly Sam2Prompt[],
     withBox: boolean,
+    frameWidth: number,
+    frameHeight: number,
+  ): Promise<Sam2Decoded> {
+    const boxOnly = withBox && prompts.every((q) => (q.points?.length ?? 0) === 0);
+    if (!boxOnly) return this.#run(emb, prompts, withBox, undefined, frameWidth, frameHeight);
+    if (this.#boxOnlyPoints !== undefined) return this.#run(emb, prompts, true, this.#boxOnlyPoints, frameWidth, frameHeight);
+    try {
+      const out = await this.#run(emb, prompts, true, 0, frameWidth, frameHeight);
+      this.#boxOnlyPoints = 0;
+      return out;
+    } catch (first) {
+      // Only a decoder that then runs with one padding point is taken to need it; any other
+      // failure (the same error again, memory) is the first error, and nothing is remembered.
+      let out: Sam2Decoded;
+      try {
+        out = await this.#run(emb, prompts, true, 1, frameWidth, frameHeight);
+      } catch {
+        throw first;
+      }
+      this.#boxOnlyPoints = 1;
+      return out;
+    }
+  }
+
+  async #run(
+    emb: Sam2Embeddings,
+    prompts: readonly Sam2Prompt[],
+    withBox: boolean,
+    boxOnlyPoints: 0 | 1 | undefined,
     frameWidth: number,
     frameHeight: number,
   ): Promise<Sam2Decoded> {
@@ -92,7 +130,7 @@ export class OnnxCommunitySam2 implements Sam2Model {
     // pads inside the graph, even for an empty [1,0,4] box input, so that token is added here;
     // without it the masks differ from the model's own (checked against PyTorch in the tests).
     const pad = !withBox && this.decoder.hasInput('input_boxes') ? 1 : 0;
-    const n = Math.max(1, ...prompts.map((q) => q.points?.length ?? 0)) + pad;
+    const n = boxOnlyPoints ?? Math.max(1, ...prompts.map((q) => q.points?.length ?? 0)) + pad;
     const pts = new Float32Array(p * n * 2); // [1,P,N,2] in the S x S frame
     const lab = new BigInt64Array(p * n).fill(-1n); // [1,P,N], -1 = padding
     const boxes = new Float32Array(withBox ? p * 4 : 0); // [1,P,4] or [1,0,4]

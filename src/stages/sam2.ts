@@ -1,6 +1,15 @@
 import type { OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
-import { boxNms, bestMask, candidateFrom, stabilityScore, threshold, upsampleLogits, type Candidate } from '../masks/postprocess.js';
+import {
+  boxNms,
+  bestMask,
+  candidateFrom,
+  promptedCandidate,
+  stabilityScore,
+  threshold,
+  upsampleLogits,
+  type Candidate,
+} from '../masks/postprocess.js';
 import type { Sam2Model, Sam2Prompt } from '../models/sam2.js';
 import { inferInBatches } from '../operators/infer-in-batches.js';
 import { fail, type FrameRecord } from '../record.js';
@@ -118,9 +127,7 @@ export function sam2Stage(options: Sam2StageOptions): OperatorFunction<FrameReco
             } else {
               const k = bestMask(d, p);
               const mask = threshold(upsampleLogits(d, p, k, width, height), width, height);
-              const c = candidateFrom(mask, d.iou[p * d.masksPerPrompt + k]!, start + p);
-              // A prompted object keeps its place even when its mask is empty: callers match by index.
-              candidates.push(c ?? { mask, box: [0, 0, 0, 0], score: 0, prompt: start + p });
+              candidates.push(promptedCandidate(mask, d.iou[p * d.masksPerPrompt + k]!, start + p, chunk[p]!.box));
             }
           }
         }

@@ -111,21 +111,25 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 
 class Tokenizer:
-    """Token ids as the pipeline computes them: BOS ... EOS, padded with EOS to 77."""
+    """Token ids as the pipeline computes them (src/models/clip.ts ClipTokenizer): BOS ... EOS, the
+    end-of-text id being the encoding's last id (CLIP's post-processor appends it), cut to
+    `context` keeping that id last, padded with it to `context`."""
 
-    def __init__(self, tokenizer_json: Path):
+    def __init__(self, tokenizer_json: Path, context: int = CONTEXT):
         from tokenizers import Tokenizer as HfTokenizer
 
         self._tok = HfTokenizer.from_file(str(tokenizer_json))
         self._tok.no_padding()
         self._tok.no_truncation()
+        self.context = context
 
     def __call__(self, texts: list[str]) -> torch.Tensor:
         rows = []
         for t in texts:
             ids = self._tok.encode(t).ids  # includes BOS/EOS from the post-processor
-            ids = ids[: CONTEXT - 1] + ([EOS] if len(ids) >= CONTEXT else [])
-            rows.append(ids + [EOS] * (CONTEXT - len(ids)))
+            eos = ids[-1] if ids else EOS
+            ids = ids[: self.context - 1] + [eos] if len(ids) > self.context else ids
+            rows.append(ids + [eos] * (self.context - len(ids)))
         return torch.tensor(rows, dtype=torch.int64)
 
 

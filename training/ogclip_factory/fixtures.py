@@ -215,11 +215,11 @@ def export_sam2_other_size(out: Path, image_size: int = 512) -> None:
     dec = hf_export.Sam2Decoder(model)
     with torch.no_grad():
         e = model.get_image_embeddings(pix)
-        # As the adapter feeds them: a box prompt comes with one padding point (label -1).
-        # Points-only prompts get an empty [1,0,4] box input in ONNX; PyTorch refuses that
-        # shape, so its reference has no boxes, which the test then checks is the same thing.
+        # SAM2's own calls: a box alone (no point input; the adapter sends an empty [1,P,0,2]), and
+        # points alone (no box input; ONNX gets an empty [1,0,4], which PyTorch refuses, so the
+        # test checks the two are the same thing).
         by_points = dec(pts, lab, None, *e)
-        by_box = dec(torch.zeros(1, 1, 1, 2), torch.full((1, 1, 1), -1, dtype=torch.int64), box, *e)
+        by_box = dec(None, None, box, *e)
     step = {0: 16, 1: 8, 2: 8}
 
     def result(r):

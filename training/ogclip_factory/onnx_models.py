@@ -37,12 +37,27 @@ def variant_path(path: Path, dtype: str) -> Path:
     return path.with_name(path.stem + DTYPE_SUFFIX[dtype] + path.suffix)
 
 
+def external_files(path: Path) -> list[Path]:
+    """The external-data files an ONNX file names (any `location`, chunked or not), in order."""
+    if path.suffix != ".onnx" or not path.is_file():
+        return []
+    import onnx
+    from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors, uses_external_data
+
+    model = onnx.load(str(path), load_external_data=False)
+    found: dict[str, None] = {}
+    for t in _get_all_tensors(model):
+        if uses_external_data(t):
+            found[ExternalDataInfo(t).location] = None
+    return [path.parent / loc for loc in found]
+
+
 def file_hash(paths: list[Path], extra: str = "") -> str:
-    """sha256 over the files' bytes (and any external-data side files) plus `extra`: the cache key
-    of features computed with them."""
+    """sha256 over the files' bytes (and the external-data files they name) plus `extra`: the
+    cache key of features computed with them."""
     h = hashlib.sha256(extra.encode())
     for p in paths:
-        for f in [p, *sorted(p.parent.glob(p.name + "_data")), *sorted(p.parent.glob(p.stem + ".onnx_data"))]:
+        for f in [p, *external_files(p)]:
             if f.is_file():
                 h.update(f.name.encode())
                 with f.open("rb") as fh:
@@ -132,12 +147,12 @@ class OrtClip:
         self.norm = Norm(int(section.get("image_size", 224)), tuple(section.get("mean", preprocess.CLIP_MEAN)),
                          tuple(section.get("std", preprocess.CLIP_STD)))
         self.context = int(section.get("context_length", 77))
-        self.tokenizer = Tokenizer(root / section["tokenizer"])
+        self.tokenizer = Tokenizer(root / section["tokenizer"], self.context)
         self.key = file_hash(sorted({self.vision_path, self.text_path}) + [root / section["tokenizer"]],
                              f"{self.norm}{self.context}")
 
     def _dummy_ids(self) -> np.ndarray:
-        return self.tokenizer([""]).numpy()[:, : self.context]
+        return self.tokenizer([""]).numpy()
 
     def image(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """pixels [B,3,V,V] normalised -> (image_embeds [B,E], last_hidden_state [B,T,D])."""
@@ -151,7 +166,7 @@ class OrtClip:
     def texts(self, texts: list[str], batch: int = 256) -> torch.Tensor:
         out = []
         for i in range(0, len(texts), batch):
-            ids = self.tokenizer(texts[i : i + batch]).numpy()[:, : self.context]
+            ids = self.tokenizer(texts[i : i + batch]).numpy()
             feeds = {"input_ids": ids, **_ids_extras(self.text_model, ids, int(ids[0, -1]))}
             if self.joint:
                 v = self.norm.size
@@ -178,7 +193,32 @@ class OrtSam2:
             raise OnnxFormatError(f"{self.decoder_path}: this decoder takes no input_boxes; the factory prompts SAM2 with boxes")
         self.norm = Norm(int(section.get("input_size", 1024)), tuple(section.get("mean", preprocess.SAM_MEAN)),
                          tuple(section.get("std", preprocess.SAM_STD)))
-        self.key = file_hash([self.encoder_path, self.decoder_path], str(self.norm))
+        # The prompt encoding is part of the key: cached masks made another way must not be reused.
+        self.key = file_hash([self.encoder_path, self.decoder_path], f"{self.norm} box-only prompts without a point")
+        self._box_only_points: int | None = None
+
+    def _decode_boxes(self, boxes: np.ndarray, emb: list[np.ndarray]) -> list[np.ndarray]:
+        """Box-only prompts as SAM2 itself embeds them: no point input (an empty [1,P,0,2], as the
+        pipeline's adapter sends it); a decoder that needs a point (the factory's own segmenter)
+        gets one padding point (label -1) instead, learnt on the first call, as in the pipeline."""
+        p = boxes.shape[1]
+
+        def run(n: int) -> list[np.ndarray]:
+            feeds = {"input_points": np.zeros((1, p, n, 2), np.float32), "input_labels": np.full((1, p, n), -1, np.int64),
+                     "input_boxes": boxes, **dict(zip(SAM2_EMB, emb))}
+            return self.decoder.run(feeds, ["iou_scores", "pred_masks"])
+
+        if self._box_only_points is not None:
+            return run(self._box_only_points)
+        try:
+            out, self._box_only_points = run(0), 0
+        except Exception as first:  # onnxruntime's own error types
+            try:
+                out = run(1)
+            except Exception:
+                raise first from None  # not a decoder that needs a point: the first error stands
+            self._box_only_points = 1
+        return out
 
     def masks_from_boxes(self, frame: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """frame [H,W,3] uint8, boxes [P,4] x1,y1,x2,y2 in frame pixels -> masks [P,H,W] bool: per
@@ -192,10 +232,8 @@ class OrtSam2:
         out = []
         for i in range(0, len(boxes), 64):
             b = (np.asarray(boxes[i : i + 64], np.float32) * scale)[None]  # [1,P,4]
+            iou, logits = self._decode_boxes(b, emb)  # [1,P,K], [1,P,K,m,m]
             p = b.shape[1]
-            feeds = {"input_points": np.zeros((1, p, 1, 2), np.float32), "input_labels": np.full((1, p, 1), -1, np.int64),
-                     "input_boxes": b, **dict(zip(SAM2_EMB, emb))}
-            iou, logits = self.decoder.run(feeds, ["iou_scores", "pred_masks"])  # [1,P,K], [1,P,K,m,m]
             best = iou[0].argmax(1)
             chosen = torch.from_numpy(logits[0, np.arange(p), best])  # [P,m,m]
             up = torch.nn.functional.interpolate(chosen[:, None], size=(h, w), mode="bilinear", align_corners=False)[:, 0]

@@ -59,15 +59,17 @@ def nearest_descriptions(text: torch.Tensor, k: int) -> torch.Tensor:
 
 
 def make_object_step(head: ObjectGuidedHead, text: torch.Tensor, data: HeadData, hard: torch.Tensor, batch: int,
-                     hard_weight: float):
+                     hard_weight: float, device: torch.device | str = "cpu"):
     """One training step: `batch` objects drawn as whole frames (so the other objects of a frame
     are negatives), each in a random variant of its inputs (e.g. dataset or SAM2 masks);
     bidirectional InfoNCE over the T descriptions of `text` [T,E] plus a margin against each
-    object's hardest negative among hard[label] ([T,T] bool). data.labels index text's rows."""
+    object's hardest negative among hard[label] ([T,T] bool). data.labels index text's rows.
+    The inputs stay in host memory; each batch moves to `device`, where the head must be."""
     if int(data.labels.max()) >= text.shape[0] or int(data.labels.min()) < 0:
         raise ValueError(f"labels must index the {text.shape[0]} rows of text")
     frames = np.unique(data.frame_of)
     by_frame = {f: np.flatnonzero(data.frame_of == f) for f in frames}
+    text, hard = text.to(device), hard.to(device)
 
     def step(rng: np.random.Generator) -> torch.Tensor:
         chosen: list[int] = []
@@ -75,10 +77,10 @@ def make_object_step(head: ObjectGuidedHead, text: torch.Tensor, data: HeadData,
             chosen.extend(by_frame[frames[rng.integers(len(frames))]].tolist())
         idx = torch.tensor(chosen[:batch])
         var = torch.from_numpy(rng.integers(len(data.variants), size=len(idx)))
-        parts = [torch.stack([getattr(data.variants[v], name)[i] for v, i in zip(var.tolist(), idx.tolist())])
+        parts = [torch.stack([getattr(data.variants[v], name)[i] for v, i in zip(var.tolist(), idx.tolist())]).to(device)
                  for name in ("object_pixels", "object_mask", "clip_features")]
         emb = head(*parts)
-        labels = data.labels[idx]
+        labels = data.labels[idx].to(device)
         loss = bidirectional_infonce(emb, text, labels, head.logit_scale)
         return loss + hard_weight * hard_negative_margin(emb, text, labels, hard)
 

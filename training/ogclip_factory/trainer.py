@@ -47,7 +47,7 @@ def train(
     start, history = 0, []
     torch.manual_seed(cfg.seed)
     if ckpt.is_file():
-        state = torch.load(ckpt, weights_only=False)
+        state = torch.load(ckpt, weights_only=False, map_location=next(model.parameters()).device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         start, history = state["step"], state["history"]
@@ -69,7 +69,9 @@ def train(
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
             recent = np.mean(history[-cfg.log_every :])
-            log(f"[{name}] step {done}/{cfg.steps} loss {recent:.4f} ({time.time() - t0:.0f}s)")
+            elapsed = time.time() - t0
+            eta = elapsed / (done - start) * (cfg.steps - done)
+            log(f"[{name}] step {done}/{cfg.steps} loss {recent:.4f} ({elapsed:.0f}s, {(done - start) / max(elapsed, 1e-9):.2f} steps/s, ETA {eta:.0f}s)")
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": done, "history": history,
                         "torch_rng": torch.get_rng_state()}, ckpt)

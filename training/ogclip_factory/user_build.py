@@ -22,7 +22,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import numpy as np
 import torch
@@ -30,12 +30,11 @@ import yaml
 
 from . import export, train_head, user_eval, userdata
 from .head import ObjectGuidedHead
-from .onnx_models import OrtClip, OrtSam2, variant_path
+from .onnx_models import OnnxFormatError, OrtClip, OrtSam2, external_files, variant_path
 from .preprocess import CROP_MARGIN, CROP_PAD, HEAD_CROP
 from .trainer import LoopConfig, train
-from .user_features import FeatureCache, HeadShape, Split, extract, object_inputs
+from .user_features import FeatureCache, HeadShape, Split, extract, object_inputs, text_embeddings
 
-ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "user-head.yaml"
 HEAD_KEYS = {"steps": int, "batch": int, "lr": float, "weight_decay": float, "warmup": int, "checkpoint_every": int,
              "fusion": str, "object_size": int, "mask_size": int, "object_features": int, "mask_features": int,
@@ -56,10 +55,16 @@ def read_config(path: Path) -> dict:
     head, split = cfg.get("head"), cfg.get("split")
     if not isinstance(head, dict) or not isinstance(split, dict):
         raise BuildError(f"{path}: needs sections 'head' and 'split' (see training/configs/user-head.yaml)")
-    problems = [f"head.{k} missing" for k in HEAD_KEYS if k not in head]
+    problems = [f"'{k}' is not a known section" for k in cfg if k not in ("seed", "split", "head")]
+    problems += [f"split.{k} is not a known key" for k in split if k != "test_fraction"]
+    problems += [f"head.{k} missing" for k in HEAD_KEYS if k not in head]
     problems += [f"head.{k} is not a known key" for k in head if k not in HEAD_KEYS]
     problems += [f"head.{k} must be {t.__name__}" for k, t in HEAD_KEYS.items()
                  if k in head and not isinstance(head[k], (int, float) if t is float else t)]
+    problems += [f"head.{k} must be >= 1" for k in ("steps", "batch", "checkpoint_every", "object_size", "object_features",
+                                                   "mask_features", "hidden") if isinstance(head.get(k), int) and head[k] < 1]
+    if not isinstance(cfg.get("seed", 0), int):
+        problems.append("seed must be an integer")
     if head.get("fusion") not in ("mlp", "attention"):
         problems.append("head.fusion must be mlp or attention")
     if not set(head.get("masks") or []) <= {"dataset", "sam2"} or not head.get("masks"):
@@ -78,17 +83,24 @@ def read_config(path: Path) -> dict:
 
 
 def _checkpoint_kind(folder: Path) -> str | None:
+    """A transformers checkpoint's model_type, or None for a folder that is not one."""
     cfg = folder / "config.json"
     if not cfg.is_file():
         return None
     try:
         doc = json.loads(cfg.read_text())
-    except json.JSONDecodeError:
-        return None
-    return doc.get("model_type")
+    except (OSError, json.JSONDecodeError) as e:
+        raise BuildError(f"{cfg}: cannot read this checkpoint's config ({e})") from e
+    if not isinstance(doc, dict) or not isinstance(doc.get("model_type"), str):
+        raise BuildError(f"{cfg}: a transformers config names its model_type; this one does not")
+    return doc["model_type"]
 
 
-def resolve_models(kind: str, path: Path, work: Path, dtype: str, log: Callable[[str], None]) -> tuple[dict, Path]:
+Kind = Literal["clip", "sam2"]
+Dtype = Literal["fp32", "fp16", "quantized"]
+
+
+def resolve_models(kind: Kind, path: Path, work: Path, dtype: Dtype, log: Callable[[str], None]) -> tuple[dict, Path]:
     """-> (bundle.json section, folder its paths are relative to)."""
     if not path.is_dir():
         raise BuildError(f"--{kind} {path}: not a folder (give a bundle folder, a public ONNX layout or a transformers checkpoint)")
@@ -101,9 +113,8 @@ def resolve_models(kind: str, path: Path, work: Path, dtype: str, log: Callable[
     if model_type is not None:
         from . import hf_export
 
-        want = {"clip": "clip", "sam2": "sam2"}[kind]
-        if model_type != want:
-            raise BuildError(f"--{kind} {path}: a transformers checkpoint of model_type {model_type!r}, expected {want!r}")
+        if model_type != kind:
+            raise BuildError(f"--{kind} {path}: a transformers checkpoint of model_type {model_type!r}, expected {kind!r}")
         h = hashlib.sha256()
         for f in sorted(path.iterdir()):
             if f.is_file():
@@ -135,26 +146,36 @@ def load_data(a: argparse.Namespace, log: Callable[[str], None]) -> userdata.Loa
     return loaded
 
 
-def place_models(section: dict, root: Path, out: Path, sub: str, keys: tuple[str, ...], mode: str) -> dict:
-    """The section's files copied under out/sub (dtype variant and external data included), or,
-    with mode "reference", named by their path relative to the bundle (large models stay put)."""
-    dest = out / sub
+def place_models(section: dict, root: Path, out: Path, sub: Literal["clip", "sam2"], keys: tuple[str, ...],
+                 mode: Literal["copy", "reference"]) -> dict:
+    """The section's files copied under out/sub (dtype variant and the external data it names
+    included), or, with mode "reference", named by their path relative to the bundle (large
+    models stay put). A copy replaces out/sub as a whole, so a rebuild with other models never
+    keeps a stale file of the same name; the sources may lie inside out/sub."""
     new = dict(section)
     dtype = section.get("dtype", "fp32")
+    stage = out / f".{sub}.new"
+    shutil.rmtree(stage, ignore_errors=True)
     for k in keys:
         src = root / section[k]
         used = variant_path(src, dtype) if k in ("vision", "text", "encoder", "decoder") else src
-        files = [used, *sorted(used.parent.glob(used.name + "_data")), *sorted(used.parent.glob(used.stem + ".onnx_data"))]
         if not used.is_file():
             raise BuildError(f"{used}: missing (named by the {sub} section, dtype {dtype})")
+        files = [used, *external_files(used)]
+        if missing := [f for f in files if not f.is_file()]:
+            raise BuildError(f"{used}: its external data file(s) {', '.join(str(f) for f in missing)} are missing")
         if mode == "reference":
             new[k] = os.path.relpath(src.resolve(), out.resolve())
             continue
-        dest.mkdir(parents=True, exist_ok=True)
         for f in files:
-            if not (dest / f.name).exists():
-                shutil.copy(f, dest / f.name)
+            target = stage / f.relative_to(used.parent)  # external data keeps its location relative to the model
+            if not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, target)
         new[k] = f"{sub}/{src.name}"
+    if mode == "copy":
+        shutil.rmtree(out / sub, ignore_errors=True)
+        stage.rename(out / sub)
     return new
 
 
@@ -197,6 +218,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sam2-dtype", choices=["fp32", "fp16", "quantized"], default="fp32")
     ap.add_argument("--models", choices=["copy", "reference"], default="copy",
                     help="copy the SAM2 / CLIP files into the bundle, or name them by relative path")
+    ap.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                    help="where the head trains: auto = CUDA when torch sees a GPU, else CPU")
     ap.add_argument("--name", help="bundle name (default: the --out folder's name)")
     ap.add_argument("--version", default="0.1.0")
     ap.add_argument("--results", type=Path, help="where the evaluation files go (default: <out>/eval)")
@@ -221,8 +244,11 @@ def main(argv: list[str] | None = None) -> None:
     t_all = time.time()
     clip_section, clip_root = resolve_models("clip", a.clip, work, a.clip_dtype, log)
     sam2_section, sam2_root = resolve_models("sam2", a.sam2, work, a.sam2_dtype, log)
-    clip = OrtClip(clip_section, clip_root)
-    sam2 = OrtSam2(sam2_section, sam2_root)
+    try:
+        clip = OrtClip(clip_section, clip_root)
+        sam2 = OrtSam2(sam2_section, sam2_root)
+    except (OnnxFormatError, FileNotFoundError) as e:
+        raise BuildError(str(e)) from e
     log(f"models: CLIP {clip.vision_path} (image {clip.norm.size}), SAM2 {sam2.encoder_path} (input {sam2.norm.size})")
 
     loaded = load_data(a, log)
@@ -233,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         f"{sum(len(i.objects) for i in loaded.images)} objects, {len(vocabulary)} descriptions ({len(seen)} in training)")
 
     t = time.time()
-    text_all = clip.texts(vocabulary)  # [V,E]
+    text_all = text_embeddings(clip, vocabulary, work / "features")  # [V,E]
     shape = HeadShape(int(hc["object_size"]), int(hc["mask_size"]), dict(HEAD_CROP), tuple(float(v) for v in hc["object_scales"]))
     cache = FeatureCache(work / "features", clip, sam2, shape)
     try:
@@ -255,21 +281,29 @@ def main(argv: list[str] | None = None) -> None:
     text_train = text_all[[vocabulary.index(d) for d in seen]]
     sources = [s for s in hc["masks"] if train_split.masks(s) is not None]
     if not sources:
-        raise BuildError("head.masks lists only 'dataset' but some training objects have no mask: add 'sam2'")
+        raise BuildError("head.masks lists only 'dataset' but no training object has a dataset mask: add 'sam2'")
     variants = [object_inputs(train_split, s, clip, shape) for s in sources]
     head = ObjectGuidedHead(clip_dim, e, hc["fusion"], fo=int(hc["object_features"]), fm=int(hc["mask_features"]),
                             hidden=int(hc["hidden"]), object_scales=len(shape.object_scales))
     data = train_head.HeadData(variants, local, train_split.frame_of)
     hard = train_head.nearest_descriptions(text_train, int(hc["hard_negatives"]))
-    step = train_head.make_object_step(head, text_train, data, hard, int(hc["batch"]), float(hc["hard_negative_weight"]))
-    key = hashlib.sha256(json.dumps([clip.key, sam2.key, hc, seed, [i.key for i in train_imgs]], sort_keys=True).encode()).hexdigest()[:12]
+    device = torch.device("cuda" if a.device == "cuda" or (a.device == "auto" and torch.cuda.is_available()) else "cpu")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BuildError("--device cuda: torch sees no CUDA device here")
+    head.to(device)
+    step = train_head.make_object_step(head, text_train, data, hard, int(hc["batch"]), float(hc["hard_negative_weight"]), device)
+    # The checkpoint belongs to these models, settings and training data (image bytes, boxes,
+    # masks and descriptions): a corrected label must retrain, not resume a finished head.
+    data_key = [[cache.digest(i), [o.description for o in i.objects]] for i in train_split.images]
+    key = hashlib.sha256(json.dumps([clip.key, sam2.key, hc, seed, sources, data_key], sort_keys=True).encode()).hexdigest()[:12]
     loop = LoopConfig(steps=int(hc["steps"]), lr=float(hc["lr"]), weight_decay=float(hc["weight_decay"]), warmup=int(hc["warmup"]),
                       checkpoint_every=int(hc["checkpoint_every"]), log_every=max(1, min(50, int(hc["steps"]) // 10)), seed=seed)
     t = time.time()
-    log(f"head: {sum(p.numel() for p in head.parameters())} parameters, inputs from {' + '.join(sources)} masks, "
+    log(f"head on {device.type}: {sum(p.numel() for p in head.parameters())} parameters, inputs from {' + '.join(sources)} masks, "
         f"{len(local)} objects, {len(seen)} descriptions")
     train(f"head-{key}", head, step, loop, work / "checkpoints", log)
-    log(f"head trained ({time.time() - t:.0f}s)")
+    head.cpu()  # evaluation and export run on the host, as the parity reference must
+    log(f"head trained on {device.type} ({time.time() - t:.0f}s)")
 
     results = a.results or a.out / "eval"
     report = user_eval.run(head, clip, shape, test_split, text_all, vocabulary, set(seen), results, name)

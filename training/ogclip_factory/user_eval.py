@@ -4,8 +4,8 @@ Three methods on the same objects, in the same run: the object-guided head, the 
 masked-crop CLIP baseline, and plain CLIP (the whole frame's embedding for every object of the
 frame). Object retrieval image->text over the whole label vocabulary and text->image over the
 held-out objects, on the masks the pipeline would make (SAM2 prompted with each object's box);
-region classification (image->text R@1) on the dataset's own masks when every held-out object
-has one. Descriptions never seen in training are reported as their own subset: on them the head
+region classification (image->text R@1) on the dataset's own masks (SAM2's where an object has
+none). Descriptions never seen in training are reported as their own subset: on them the head
 is zero-shot. Ties count against the query (metrics.py)."""
 from __future__ import annotations
 
@@ -56,12 +56,12 @@ def run(head: ObjectGuidedHead, clip: OrtClip, shape: HeadShape, test: Split, te
             "retrieval": {k: metrics.retrieval(s, test.labels, i2t_queries=unseen,
                                                t2i_captions=sorted({int(x) for x in test.labels[unseen]})) for k, s in sims.items()},
         }
-    if test.masks("dataset") is not None:
+    if test.has_dataset_masks():
         cls = embeddings(head, test, "dataset", clip, shape)
-        report["classification"] = {"masks": "dataset", **{k: metrics.retrieval(metrics.similarities(v, text), test.labels)["i2t_r1"]
+        report["classification"] = {"masks": "dataset (SAM2's from the box where the dataset has none)", **{k: metrics.retrieval(metrics.similarities(v, text), test.labels)["i2t_r1"]
                                                           for k, v in cls.items()}}
     else:
-        report["classification"] = {"masks": "sam2 (the dataset has objects without masks)",
+        report["classification"] = {"masks": "sam2 (no held-out object has a dataset mask)",
                                     **{k: report["retrieval"][k]["i2t_r1"] for k in METHODS}}
     results.mkdir(parents=True, exist_ok=True)
     (results / f"{name}-eval.json").write_text(json.dumps(report, indent=2) + "\n")

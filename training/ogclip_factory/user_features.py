@@ -16,7 +16,7 @@ from typing import Callable, Literal
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from . import preprocess
 from .features import ObjectInputs, box_of
@@ -33,7 +33,7 @@ class ImageFeatures:
     image_embeds: np.ndarray  # [E]
     hidden: np.ndarray  # [T,D] CLIP vision tokens of the whole frame (CLS first)
     crop_sam2: np.ndarray  # [P,E] crop baseline on the SAM2 masks
-    crop_dataset: np.ndarray | None  # [P,E] crop baseline on the dataset's masks (when every object has one)
+    crop_dataset: np.ndarray  # [P,E] crop baseline on the dataset's masks (SAM2's where an object has none)
     box_fallbacks: int  # objects whose SAM2 mask was empty and fell back to their box
 
 
@@ -49,8 +49,9 @@ class HeadShape:
 
 
 def rgb(path: Path) -> np.ndarray:
+    """[H,W,3] uint8 as displayed: EXIF orientation applied, as the pipeline's decoder does."""
     with Image.open(path) as im:
-        return np.array(im.convert("RGB"))
+        return np.array(ImageOps.exif_transpose(im).convert("RGB"))
 
 
 def box_mask(box: tuple[float, float, float, float], h: int, w: int) -> np.ndarray:
@@ -60,10 +61,9 @@ def box_mask(box: tuple[float, float, float, float], h: int, w: int) -> np.ndarr
     return (xs >= x1) & (xs <= x2) & (ys >= y1) & (ys <= y2)
 
 
-def dataset_masks(img: UserImage) -> list[np.ndarray] | None:
-    if any(o.mask is None for o in img.objects):
-        return None
-    return [np.asarray(o.mask, bool) for o in img.objects]
+def dataset_masks(img: UserImage, sam2: np.ndarray) -> list[np.ndarray]:
+    """The dataset's mask of each object, SAM2's (from the box) where the dataset has none."""
+    return [np.asarray(o.mask, bool) if o.mask is not None else sam2[i] for i, o in enumerate(img.objects)]
 
 
 class FeatureCache:
@@ -74,12 +74,16 @@ class FeatureCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.hits = self.misses = 0
 
-    def _file(self, img: UserImage) -> Path:
+    def digest(self, img: UserImage) -> str:
+        """The image's bytes, boxes and dataset masks (these change the crop baseline's embeddings)."""
         h = hashlib.sha256(img.image_path.read_bytes())
         h.update(json.dumps([list(o.bbox) for o in img.objects]).encode())
-        for o in img.objects:  # dataset masks change the crop baseline's dataset-mask embeddings
+        for o in img.objects:
             h.update(b"-" if o.mask is None else np.packbits(np.asarray(o.mask, bool)).tobytes())
-        return self.dir / f"{h.hexdigest()[:24]}.npz"
+        return h.hexdigest()[:24]
+
+    def _file(self, img: UserImage) -> Path:
+        return self.dir / f"{self.digest(img)}.npz"
 
     def get(self, img: UserImage, frame: np.ndarray) -> ImageFeatures:
         path = self._file(img)
@@ -88,14 +92,12 @@ class FeatureCache:
             z = np.load(path)
             h, w = frame.shape[:2]
             masks = np.unpackbits(z["sam2_masks"], count=len(img.objects) * h * w).reshape(len(img.objects), h, w).astype(bool)
-            return ImageFeatures(masks, z["image_embeds"], z["hidden"], z["crop_sam2"],
-                                 z["crop_dataset"] if z["has_dataset"] else None, int(z["box_fallbacks"]))
+            return ImageFeatures(masks, z["image_embeds"], z["hidden"], z["crop_sam2"], z["crop_dataset"], int(z["box_fallbacks"]))
         self.misses += 1
         f = self.compute(img, frame)
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, sam2_masks=np.packbits(f.sam2_masks), image_embeds=f.image_embeds, hidden=f.hidden,
-                 crop_sam2=f.crop_sam2, crop_dataset=f.crop_dataset if f.crop_dataset is not None else np.zeros(0),
-                 has_dataset=f.crop_dataset is not None, box_fallbacks=f.box_fallbacks)
+                 crop_sam2=f.crop_sam2, crop_dataset=f.crop_dataset, box_fallbacks=f.box_fallbacks)
         tmp.replace(path)  # a killed run never leaves a half-written entry behind
         return f
 
@@ -117,9 +119,29 @@ class FeatureCache:
             px = torch.stack([preprocess.masked_crop(norm, m, v, self.shape.crop_spec) for m in masks])
             return self.clip.image(px)[0].numpy()
 
-        data = dataset_masks(img)
-        return ImageFeatures(sam, emb[0].numpy(), hidden[0].numpy(), crops(list(sam)),
-                             crops(data) if data is not None else None, fallbacks)
+        crop_sam = crops(list(sam))
+        crop_data = crops(dataset_masks(img, sam)) if any(o.mask is not None for o in img.objects) else crop_sam
+        return ImageFeatures(sam, emb[0].numpy(), hidden[0].numpy(), crop_sam, crop_data, fallbacks)
+
+
+def text_embeddings(clip: OrtClip, vocabulary: list[str], root: Path) -> torch.Tensor:
+    """text_embeds [V,E] of every description, cached by the text tower's hash and the vocabulary
+    (a free-form dataset can have as many descriptions as objects)."""
+    key = hashlib.sha256(json.dumps([clip.key, vocabulary]).encode()).hexdigest()[:24]
+    path = root / f"text-{key}.npy"
+    if path.is_file():
+        return torch.from_numpy(np.load(path))
+    out = []
+    bar = Progress("text embeddings", len(vocabulary), "descriptions")
+    for i in range(0, len(vocabulary), 256):
+        out.append(clip.texts(vocabulary[i : i + 256]))
+        bar.update(len(out[-1]))
+    emb = torch.cat(out) if out else torch.zeros(0, 0)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, emb.numpy())
+    tmp.replace(path)
+    return emb
 
 
 @dataclass
@@ -131,17 +153,15 @@ class Split:
     labels: np.ndarray  # [N] index into the vocabulary
     frame_of: np.ndarray  # [N]
 
+    def has_dataset_masks(self) -> bool:
+        return any(o.mask is not None for img in self.images for o in img.objects)
+
     def masks(self, source: MaskSource) -> list[list[np.ndarray]] | None:
-        out = []
-        for img, f in zip(self.images, self.feats):
-            if source == "sam2":
-                out.append(list(f.sam2_masks))
-            else:
-                d = dataset_masks(img)
-                if d is None:
-                    return None
-                out.append(d)
-        return out
+        """Every object's mask from `source`; "dataset" falls back to SAM2's per object, and is
+        None when no object of the split has a dataset mask."""
+        if source == "dataset" and not self.has_dataset_masks():
+            return None
+        return [list(f.sam2_masks) if source == "sam2" else dataset_masks(img, f.sam2_masks) for img, f in zip(self.images, self.feats)]
 
 
 def extract(images: list[UserImage], cache: FeatureCache, vocabulary: list[str], label: str, on_bad: OnBad = "skip",
@@ -180,7 +200,7 @@ def object_inputs(split: Split, source: MaskSource, clip: OrtClip, shape: HeadSh
     the mask + the frame embedding)."""
     masks = split.masks(source)
     if masks is None:
-        raise ValueError(f"mask source {source!r} needs a mask on every object")
+        raise ValueError(f"mask source {source!r}: no object of the split has a dataset mask")
     pixels, mask_in, clip_f, crops, frame_e = [], [], [], [], []
     specs = shape.head_crops()
     for img, f, ms in zip(split.images, split.feats, masks):

@@ -207,15 +207,23 @@ def _resolve(root: Path, written: str) -> Path:
     return (p if p.is_absolute() else root / p).resolve()
 
 
+_ROTATED = {5, 6, 7, 8}  # EXIF orientations that swap width and height
+
+
 def _image_size(path: Path, written: str) -> tuple[int, int]:
-    """(width, height) from the file header; verify() checks the file's structure without
-    decoding every pixel, which keeps loading a large dataset cheap."""
+    """(width, height) of the image as displayed: EXIF orientation applied, as the pipeline's
+    decoder applies it, so boxes and masks are in the orientation the pipeline sees. From the
+    file header; verify() checks the file's structure without decoding every pixel, which keeps
+    loading a large dataset cheap."""
     if not path.is_file():
         raise _Bad("image_missing", f"image {written!r} not found (looked for {path})")
     try:
         with Image.open(path) as im:
+            im.verify()  # must come straight after open
+        with Image.open(path) as im:
             size = im.size
-            im.verify()
+            if im.getexif().get(0x0112) in _ROTATED:
+                size = (size[1], size[0])
     # Pillow's decoders raise assorted types (OSError, SyntaxError, struct.error, ...) on bad files.
     except Exception as e:  # noqa: BLE001
         raise _Bad("image_unreadable", f"image {written!r} cannot be read ({type(e).__name__}: {e})") from e
@@ -349,9 +357,11 @@ def _from_seed(doc: dict, name: str, root: Path, problems: _Problems) -> Loaded:
             key = rec.get("image_path")
             if not isinstance(key, str) or not key.strip():
                 raise _Bad("bad_record", "missing image_path")
-            if key in seen:
-                raise _Bad("duplicate_image", f"image_path {key!r} is already listed at images[{seen[key]}]")
-            seen[key] = i
+            # The same file under two spellings (a/b.jpg, ./a/b.jpg) would land on both sides of the split.
+            resolved = str(_resolve(root, key))
+            if resolved in seen:
+                raise _Bad("duplicate_image", f"image_path {key!r} is already listed at images[{seen[resolved]}]")
+            seen[resolved] = i
             objs = rec.get("objects")
             if not isinstance(objs, list):
                 raise _Bad("bad_record", f"'objects' must be a list, got {_short(objs)}")

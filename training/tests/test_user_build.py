@@ -47,6 +47,7 @@ def test_bundle_from_a_seed_dataset_then_a_rerun_reuses_features_and_the_checkpo
     assert report["objects"] == sum(len(i.objects) for i in held_out) and report["held_out_images"] == len(held_out)
     assert (tmp_path / "results" / "bundle-similarity-heatmap.png").is_file()
     assert "features: 0 cached, 12 computed" in first
+    assert len(list((tmp_path / "work" / "features").glob("text-*.npy"))) == 1  # text embeddings cached too
     # The head's ONNX parts reproduce the PyTorch head (checked again here through onnxruntime).
     sess = ort.InferenceSession(str(out / "head" / "projection.onnx"))
     assert sess.get_outputs()[0].shape[1] == 512
@@ -185,3 +186,52 @@ def test_transformers_checkpoints_are_exported_then_trained_on_and_the_bundle_ma
                      "--out", str(tmp_path / "bundle"), "--work", str(tmp_path / "work"), "--config", str(SMOKE),
                      "--results", str(tmp_path / "results")])
     assert "exporting" not in capsys.readouterr().out
+
+
+def test_corrected_labels_retrain_instead_of_resuming_the_old_head(tmp_path, capsys):
+    data = copy_data(tmp_path)
+    build(tmp_path, data, "--models", "reference")
+    capsys.readouterr()
+    doc = json.loads(data.read_text())
+    train, _ = userdata.split_by_image(userdata.load(data).images, 0.2, 0)
+    i = next(k for k, im in enumerate(doc["images"]) if im["image_path"] == train[0].key)
+    doc["images"][i]["objects"][0]["description"] = "a corrected description"
+    data.write_text(json.dumps(doc))
+    build(tmp_path, data, "--models", "reference")
+    log = capsys.readouterr().out
+    assert "resumed" not in log and "step 20/20" in log
+
+
+def test_dataset_masks_are_used_where_given_and_sam2_elsewhere(tmp_path, capsys):
+    out = build(tmp_path, copy_data(tmp_path), "--models", "reference")
+    assert "inputs from dataset + sam2 masks" in capsys.readouterr().out  # half the fixture's images have masks
+    report = json.loads((tmp_path / "results" / "bundle-eval.json").read_text())
+    assert report["classification"]["masks"].startswith("dataset")
+    assert json.loads((out / "bundle.json").read_text())["head"]["object_scales"] == [0.5, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("dtype, files", [
+    ("fp32", {"vision_model.onnx", "vision_model.onnx_data", "text_model.onnx"}),
+    ("fp16", {"vision_model_fp16.onnx", "text_model_fp16.onnx"}),
+])
+def test_copied_models_bring_their_dtype_variant_and_external_data(tmp_path, dtype, files):
+    variants = FIX / "variants-bundle"
+    out = tmp_path / "bundle"
+    user_build.main(["--clip", str(variants), "--sam2", str(variants), "--data", str(copy_data(tmp_path)), "--out", str(out),
+                     "--work", str(tmp_path / "work"), "--config", str(SMOKE), "--results", str(tmp_path / "results"),
+                     "--clip-dtype", dtype])
+    m = json.loads((out / "bundle.json").read_text())
+    assert m.get("clip", {}).get("dtype", "fp32") == dtype and m["sam2"]["input_size"] == 512
+    assert {f.name for f in (out / "clip").iterdir()} >= files
+    from ogclip_factory.onnx_models import OrtClip
+
+    emb, _ = OrtClip(m["clip"], out).image(torch.zeros(1, 3, 64, 64))  # the copy loads (external data found)
+    assert emb.shape[0] == 1 and torch.isfinite(emb).all()
+
+
+def test_a_rebuild_with_other_models_leaves_no_stale_file(tmp_path):
+    data = copy_data(tmp_path)
+    out = build(tmp_path, data)
+    (out / "clip" / "stale.onnx").write_bytes(b"old")
+    build(tmp_path, data)
+    assert not (out / "clip" / "stale.onnx").exists() and (out / "clip" / "vision_model.onnx").is_file()

@@ -442,3 +442,29 @@ def test_report_counts_by_kind_and_lists_the_first_entries(bad_seed):
     assert "images[0].objects[20]" not in text
     assert "... and 7 more" in text
     assert userdata.report(userdata.load(bad_seed(lambda d: None))).endswith("no problems")
+
+
+def test_exif_rotated_images_are_sized_and_read_as_displayed(tmp_path):
+    """Boxes are in the orientation the pipeline sees: its decoder applies EXIF orientation."""
+    from ogclip_factory.user_features import rgb
+
+    pixels = np.zeros((20, 40, 3), np.uint8)  # stored 40 wide, 20 high
+    pixels[:, :5] = 255  # a white band on the stored image's left edge
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    Image.fromarray(pixels).save(tmp_path / "r.jpg", exif=exif, quality=95)
+    _write(tmp_path / "d.json", {"images": [{"image_path": "r.jpg", "objects": [{"bbox": [2, 30, 18, 39], "description": "x"}]}]})
+    loaded = userdata.load(tmp_path / "d.json", on_bad="fail")
+    assert (loaded.images[0].width, loaded.images[0].height) == (20, 40)
+    shown = rgb(tmp_path / "r.jpg")
+    assert shown.shape == (40, 20, 3)
+    assert shown[:5].mean() > 200 and shown[10:].mean() < 60  # the band is now on top
+
+
+def test_one_file_listed_under_two_spellings_is_a_duplicate(tmp_path):
+    _png(tmp_path / "a.png")
+    obj = {"bbox": [1, 1, 5, 5], "description": "x"}
+    _write(tmp_path / "d.json", {"images": [{"image_path": "a.png", "objects": [obj]}, {"image_path": "./a.png", "objects": [obj]}]})
+    loaded = userdata.load(tmp_path / "d.json")
+    assert len(loaded.images) == 1
+    assert [p.kind for p in loaded.problems] == ["duplicate_image"]
