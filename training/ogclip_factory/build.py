@@ -21,6 +21,7 @@ from . import clip as clip_mod
 from . import features, pool, scenes, train_clip, train_head, train_segmenter
 from .clip import TinyClip
 from .head import ObjectGuidedHead
+from .progress import logger
 from .segmenter import Segmenter
 from .trainer import LoopConfig, train
 
@@ -103,13 +104,7 @@ def main() -> None:
     seed = int(cfg.get("seed", 0))
     torch.manual_seed(seed)
     a.out.mkdir(parents=True, exist_ok=True)
-    log_file = (a.out / "build.log").open("a")
-
-    def log(msg: str) -> None:
-        line = f"{time.strftime('%H:%M:%S')} {msg}"
-        print(line, flush=True)
-        log_file.write(line + "\n")
-        log_file.flush()
+    log = logger(a.out / "build.log")
 
     t_all = time.time()
     t = time.time()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
@@ -48,3 +49,17 @@ def track(items: Iterable[T], label: str, total: int, unit: str = "it", **kw) ->
     for x in items:
         yield x
         p.update()
+
+
+def logger(path: Path) -> Callable[[str], None]:
+    """Timestamped lines to stdout and appended to `path` (a build's log, kept across resumes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    log_file = path.open("a")
+
+    def log(msg: str) -> None:
+        line = f"{time.strftime('%H:%M:%S')} {msg}"
+        print(line, flush=True)
+        log_file.write(line + "\n")
+        log_file.flush()
+
+    return log

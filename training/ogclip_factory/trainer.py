@@ -38,6 +38,7 @@ def train(
     cfg: LoopConfig,
     out: Path,
     log: Callable[[str], None] = print,
+    on_checkpoint: Callable[[int], None] | None = None,
 ) -> list[float]:
     """Runs cfg.steps steps of step_fn (which samples a batch with the given rng and returns the
     loss); returns the loss history. A checkpoint at out/<name>.ckpt is resumed from."""
@@ -75,5 +76,9 @@ def train(
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": done, "history": history,
                         "torch_rng": torch.get_rng_state()}, ckpt)
+            if on_checkpoint is not None:  # e.g. a validation score that picks the checkpoint to keep
+                model.eval()
+                on_checkpoint(done)
+                model.train()
     model.eval()
     return history

@@ -35,7 +35,7 @@ def embeddings(head: ObjectGuidedHead, split: Split, source, clip: OrtClip, shap
 
 
 def run(head: ObjectGuidedHead, clip: OrtClip, shape: HeadShape, test: Split, text: torch.Tensor, vocabulary: list[str],
-        seen: set[str], results: Path, name: str) -> dict:
+        seen: set[str], results: Path, name: str, extra: dict | None = None) -> dict:
     """text [V,E]: every description of the vocabulary; seen: the descriptions trained on."""
     emb = embeddings(head, test, "sam2", clip, shape)
     sims = {k: metrics.similarities(v, text) for k, v in emb.items()}
@@ -49,6 +49,7 @@ def run(head: ObjectGuidedHead, clip: OrtClip, shape: HeadShape, test: Split, te
         "descriptions_trained_on": len(seen),
         "retrieval": {k: metrics.retrieval(s, test.labels) for k, s in sims.items()},
         "plain_clip_upper_bound": metrics.whole_frame_bound(test.labels, test.frame_of),
+        **(extra or {}),
     }
     if unseen.any():
         report["unseen_descriptions"] = {
@@ -89,6 +90,10 @@ def markdown(r: dict) -> str:
         u = r["unseen_descriptions"]
         lines += ["", f"Descriptions never trained on ({u['objects']} objects), image->text R@1: "
                   + ", ".join(f"{m} {u['retrieval'][m]['i2t_r1']}" for m in METHODS) + "."]
+    if "checkpoint" in r:
+        k = r["checkpoint"]
+        lines += ["", f"Head kept: {k['chosen']}, step {k['step']}"
+                  + (f" (validation i2t R@1 {k['val_i2t_r1']} on {k['val_images']} images)" if "val_i2t_r1" in k else "") + "."]
     c = r["classification"]
     lines += ["", f"Region classification accuracy over the vocabulary ({c['masks']} masks): "
               + ", ".join(f"{m} {c[m]}" for m in METHODS) + ".", ""]

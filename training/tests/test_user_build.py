@@ -204,8 +204,12 @@ def test_corrected_labels_retrain_instead_of_resuming_the_old_head(tmp_path, cap
 
 def test_dataset_masks_are_used_where_given_and_sam2_elsewhere(tmp_path, capsys):
     out = build(tmp_path, copy_data(tmp_path), "--models", "reference")
-    assert "inputs from dataset + sam2 masks" in capsys.readouterr().out  # half the fixture's images have masks
+    log = capsys.readouterr().out
+    assert "inputs from dataset + sam2 masks" in log  # half the fixture's images have masks
     report = json.loads((tmp_path / "results" / "bundle-eval.json").read_text())
+    # The validation images pick the checkpoint kept (smoke config: checkpoints at steps 10 and 20).
+    assert "validation at step 10" in log and "validation at step 20" in log
+    assert report["checkpoint"]["chosen"] == "best validation i2t R@1" and report["checkpoint"]["step"] in (10, 20)
     assert report["classification"]["masks"].startswith("dataset")
     assert json.loads((out / "bundle.json").read_text())["head"]["object_scales"] == [0.5, 1.0, 2.0]
 
