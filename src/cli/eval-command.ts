@@ -1,11 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { retrievalScores } from '../eval/retrieval.js';
 import { interiorPoint } from '../masks/interior-point.js';
 import { readBundle } from '../models/bundle.js';
 import { openModelSet, type ModelSet } from '../models/model-set.js';
-import type { FrameRecord } from '../record.js';
+import type { FrameRecord, GroundTruthObject } from '../record.js';
+import type { Sam2Prompt } from '../models/sam2.js';
+import { ConfigError } from '../errors.js';
 import { modelInputs } from '../stages/decode.js';
 import { collectSink } from '../sinks/collect-sink.js';
 import { summarySink, type RunSummary } from '../sinks/summary-sink.js';
@@ -17,21 +19,34 @@ import { sessionOptionsOf, startTopology } from '../topology/start-topology.js';
 import type { Topology } from '../topology/topology.js';
 import { DEFAULT_BUNDLE } from './single-image-commands.js';
 
+/** How each ground-truth object is prompted: one click at its mask's deepest point, or its box. */
+export type EvalPrompt = 'click' | 'box';
+const EVAL_PROMPTS: readonly EvalPrompt[] = ['click', 'box'];
+
 interface EvalOptions {
   bundle: string;
+  prompt: EvalPrompt;
   topology?: string;
   limit: number;
   out?: string;
   detection: boolean;
 }
 
-/** Object embeddings of every ground-truth object, each prompted by one click at its deepest point. */
+/** The prompt of one ground-truth object, or a message saying why it cannot be prompted that way. */
+function promptOf(g: GroundTruthObject, kind: EvalPrompt): Sam2Prompt | string {
+  if (kind === 'box') return { box: g.box };
+  const point = g.mask ? interiorPoint(g.mask) : undefined;
+  return point ? { points: [point], labels: [1] } : `object "${g.description}" has no mask to click in: use --prompt box`;
+}
+
+/** Object embeddings of every ground-truth object, each prompted by a click at its deepest point or by its box. */
 async function promptedRun(
   t: Topology,
   models: ModelSet,
   dataset: string,
   limit: number,
   embedder: Topology['embedder'],
+  prompt: EvalPrompt,
 ): Promise<FrameRecord[]> {
   const sink = collectSink();
   const source = await datasetReplaySource({
@@ -40,7 +55,12 @@ async function promptedRun(
     streamId: 'eval',
     limit,
     loops: 1,
-    promptsFor: (e) => e.truth.map((g) => ({ points: [interiorPoint(g.mask!)!], labels: [1 as const] })),
+    promptsFor: (e) =>
+      e.truth.map((g) => {
+        const p = promptOf(g, prompt);
+        if (typeof p === 'string') throw new ConfigError(`${e.imagePath}: ${p}`);
+        return p;
+      }),
   });
   const run = await startTopology(
     { ...t, embedder, sam2: { ...t.sam2, mode: 'prompted' }, sinks: [] },
@@ -56,9 +76,17 @@ export function registerEval(program: Command): void {
     .description(
       'object retrieval R@K (object-guided vs masked-crop CLIP vs plain CLIP) and detection precision/recall, through this pipeline',
     )
-    .argument('<dataset>', 'dataset folder with dataset.json (bbox, description and mask per object)')
+    .argument('<dataset>', 'dataset folder with dataset.json (bbox, description and, to click, mask per object)')
     .option('--bundle <dir>', 'model bundle folder', DEFAULT_BUNDLE)
     .option('--topology <yaml>', 'take sam2/similarity settings from this topology (detection part)')
+    .addOption(
+      new Option(
+        '--prompt <kind>',
+        "prompt each object by a click at its mask's deepest point, or by its box (as the model factory's user_build evaluates)",
+      )
+        .choices(EVAL_PROMPTS)
+        .default('click'),
+    )
     .option('--limit <n>', 'first n frames only (0: all)', (v) => Number.parseInt(v, 10), 0)
     .option('--out <json>', 'write the report here as well')
     .option('--no-detection', 'retrieval only (skip the automatic-mask detection run)')
@@ -74,7 +102,7 @@ export function registerEval(program: Command): void {
         const m = models.bundle.manifest;
         const inputs = { sam2: { size: m.sam2.input_size, ...models.sam2Norm }, clip: { size: m.clip.image_size, ...models.clipNorm } };
         for (const embedder of embedders) {
-          const records = await promptedRun(t, models, resolve(dataset), o.limit, embedder);
+          const records = await promptedRun(t, models, resolve(dataset), o.limit, embedder, o.prompt);
           const objs: Float32Array[] = [];
           const plain: Float32Array[] = [];
           const truth: number[] = [];
@@ -116,8 +144,7 @@ export function registerEval(program: Command): void {
         const report = {
           dataset: resolve(dataset),
           bundle: models.modelVersion,
-          protocol:
-            'retrieval: one click per ground-truth object at its deepest point (as training/ogclip_factory/evaluate.py); ties count against the query; t2i also reports mAP and R-precision; detection: automatic masks, correct = mask IoU >= 0.5 with a ground-truth object and its label',
+          protocol: `retrieval: ${o.prompt === 'click' ? 'one click per ground-truth object at its deepest point (as training/ogclip_factory/evaluate.py)' : 'each ground-truth object prompted by its box (as training/ogclip_factory/user_eval.py)'}; ties count against the query; t2i also reports mAP and R-precision; detection: automatic masks, correct = mask IoU >= 0.5 with a ground-truth object and its label`,
           retrieval,
           ...(detection ? { detection } : {}),
         };

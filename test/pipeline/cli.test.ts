@@ -4,7 +4,7 @@ import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ROOT, SHAPES_VAL } from '../helpers/paths.js';
+import { FIXTURES, ROOT, SHAPES_VAL } from '../helpers/paths.js';
 import { base64Float32 } from '../../src/sinks/messages.js';
 
 const run = promisify(execFile);
@@ -29,6 +29,23 @@ test('detect: detections as JSON and an annotated PNG', async (t) => {
   t.is(out.width, 256);
   t.true(out.detections.length > 0);
   t.true((await stat(join(dir, 'a.png'))).size > 1000);
+});
+
+test('eval --prompt box on the held-out images the factory wrote reproduces its evaluation of a user bundle', async (t) => {
+  const bundle = `${FIXTURES}user-bundle`;
+  const { stdout } = await cli('eval', `${bundle}/eval/user-tiny-random-heldout`, '--bundle', bundle, '--prompt', 'box', '--no-detection');
+  const ours = JSON.parse(stdout) as { retrieval: Record<string, Record<string, number>> };
+  const factory = JSON.parse(await readFile(`${bundle}/eval/user-tiny-random-eval.json`, 'utf8')) as {
+    retrieval: Record<string, Record<string, number>>;
+  };
+  for (const method of ['object_guided', 'crop_clip', 'plain_clip']) {
+    for (const metric of ['i2t_r1', 'i2t_r5', 't2i_r1', 't2i_map', 'mean_rank']) {
+      t.is(ours.retrieval[method]![metric], factory.retrieval[method]![metric], `${method}.${metric}`);
+    }
+  }
+  // Clicks need masks: the held-out objects without one are named, with the way out.
+  const e = await t.throwsAsync(cli('eval', `${FIXTURES}user-data`, '--bundle', bundle, '--no-detection'));
+  t.regex((e as unknown as { stderr: string }).stderr, /has no mask to click in: use --prompt box/);
 });
 
 test('bad arguments and bad files give clear errors and a non-zero exit', async (t) => {

@@ -10,13 +10,14 @@ is zero-shot. Ties count against the query (metrics.py)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from . import metrics
+from . import metrics, rle
 from .evaluate import heatmap
 from .features import interior_point
 from .head import ObjectGuidedHead
@@ -72,7 +73,20 @@ def run(head: ObjectGuidedHead, clip: OrtClip, shape: HeadShape, test: Split, te
     heatmap(norm(emb["object_guided"][:n], dim=-1), norm(text, dim=-1), torch.from_numpy(test.labels[:n]), vocabulary,
             results / f"{name}-similarity-heatmap.png")
     samples(test, results / f"{name}-segmentation-samples.png")
+    write_held_out(test, results / f"{name}-heldout")
     return report
+
+
+def write_held_out(split: Split, folder: Path) -> Path:
+    """The held-out images as a seed-format dataset (paths relative to `folder`), so that
+    `ogclip eval <folder> --bundle <bundle> --prompt box` reruns this evaluation through the pipeline."""
+    folder.mkdir(parents=True, exist_ok=True)
+    images = [{"image_path": os.path.relpath(img.image_path, folder), "width": img.width, "height": img.height,
+               "objects": [{"bbox": list(o.bbox), "description": o.description, **({"mask": rle.encode(o.mask)} if o.mask is not None else {})}
+                           for o in img.objects]} for img in split.images]
+    path = folder / "dataset.json"
+    path.write_text(json.dumps({"images": images}, separators=(",", ":")) + "\n")
+    return path
 
 
 def markdown(r: dict) -> str:
