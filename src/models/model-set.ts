@@ -75,7 +75,12 @@ export async function openModelSet(bundle: Bundle, options: SessionOptions = def
     const clipVision = new ClipVision(visionModel, v);
     // One joint model.onnx named for both sides is opened once and shared.
     const sameJoint = clipVision.joint && bundle.file(m.clip.text) === bundle.file(m.clip.vision);
-    const clipText = new ClipText(sameJoint ? visionModel : await open('clip', m.clip.text, m.clip.dtype, clipTextChoice(v)), tokenizer, v);
+    const textModel = sameJoint ? visionModel : await open('clip', m.clip.text, m.clip.dtype, clipTextChoice(v));
+    const clipText = new ClipText(textModel, tokenizer, v);
+    const sizes: EmbeddingSize[] = [
+      { what: 'the CLIP text tower (text_embeds)', path: textModel.path, dim: textModel.dim('text_embeds', 1) },
+      { what: 'the CLIP vision tower (image_embeds, the crop embedder)', path: visionModel.path, dim: visionModel.dim('image_embeds', 1) },
+    ];
     let head: ObjectGuidedHead | undefined;
     if (m.head) {
       const h = m.head;
@@ -87,6 +92,8 @@ export async function openModelSet(bundle: Bundle, options: SessionOptions = def
         );
       }
       const hd = h.dtype;
+      const projection = await open('head', h.projection, hd, projectionSpec);
+      sizes.push({ what: 'the head (projection embeds)', path: projection.path, dim: projection.dim('embeds', 1) });
       head = {
         objectBranch: new HeadPart(
           await open('head', h.object_branch, hd, objectBranchSpec(h.object_size, 3 * h.object_scales.length)),
@@ -94,12 +101,13 @@ export async function openModelSet(bundle: Bundle, options: SessionOptions = def
         ),
         maskBranch: new HeadPart(await open('head', h.mask_branch, hd, maskBranchSpec(h.mask_size)), 'mask_features'),
         fusion: new HeadPart(await open('head', h.fusion, hd, fusionSpec), 'fused'),
-        projection: new HeadPart(await open('head', h.projection, hd, projectionSpec), 'embeds'),
+        projection: new HeadPart(projection, 'embeds'),
         objectSize: h.object_size,
         maskSize: h.mask_size,
         crops: h.object_scales.map((s) => ({ ...headCropOf(h), margin: h.crop_margin * s })),
       };
     }
+    checkEmbeddingSizes(bundle, sizes);
     return {
       bundle,
       modelVersion: `${m.name}@${m.version}`,
@@ -192,4 +200,28 @@ export async function warmUp(models: ModelSet): Promise<void> {
     clip_features: { dims: [1, clip.length], data: clip },
   });
   await h.projection.run({ fused: { dims: [1, f!.length], data: f! } });
+}
+
+interface EmbeddingSize {
+  readonly what: string;
+  readonly path: string;
+  readonly dim: number | undefined; // undefined: the file leaves it dynamic
+}
+
+/**
+ * Object embeddings are scored against text embeddings by a dot product: every embedding the
+ * bundle makes must have the text tower's size (and bundle.json's `embedding_dim`, when given).
+ * A mismatch would otherwise give NaN scores and no detections, silently.
+ */
+function checkEmbeddingSizes(bundle: Bundle, sizes: readonly EmbeddingSize[]): void {
+  const declared = bundle.manifest.embedding_dim;
+  const known = sizes.filter((s) => s.dim !== undefined);
+  const all = new Set([...known.map((s) => s.dim), ...(declared === undefined ? [] : [declared])]);
+  if (all.size <= 1) return;
+  const parts = known.map((s) => `${s.what} gives ${s.dim} (${s.path})`);
+  if (declared !== undefined) parts.push(`bundle.json embedding_dim is ${declared}`);
+  throw new ModelFormatError(
+    `${bundle.dir}: embedding sizes disagree: ${parts.join('; ')}. Objects are scored against texts in one space: ` +
+      'train a head for this CLIP (python -m ogclip_factory.user_build) or fix embedding_dim',
+  );
 }

@@ -8,7 +8,9 @@ export function l2normalise(v: Float32Array): Float32Array {
   return out;
 }
 
+/** Summed in float64 (JS numbers), as the factory's metrics sum them. */
 export function dot(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new RangeError(`dot of vectors of ${a.length} and ${b.length} dimensions`);
   let s = 0;
   for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
   return s;
