@@ -46,18 +46,6 @@ def export_sam2_fixture(out: Path, real_size: bool) -> None:
     hf_export.export_sam2(sam2_model(real_size), out)
 
 
-class _SamExporterEncoder(nn.Module):
-    """The same model behind the `samexporter` encoder names (image -> high_res_feats_0/1, image_embed)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, image):
-        e = self.model.get_image_embeddings(image)
-        return e[0], e[1], e[2]
-
-
 class _SamExporterDecoder(nn.Module):
     """samexporter decoder I/O: float point labels (box corners as 2 and 3), mask_input and
     has_mask_input, outputs masks [L,3,256,256] and iou_predictions [L,3]. The wrapped HF model
@@ -82,8 +70,8 @@ def export_samexporter(out: Path, real_size: bool) -> None:
     out.mkdir(parents=True, exist_ok=True)
     img = torch.randn(1, 3, 1024, 1024)
     with torch.no_grad():
-        f0, f1, emb = _SamExporterEncoder(model)(img)
-    torch.onnx.export(_SamExporterEncoder(model), (img,), str(out / "encoder.onnx"), input_names=["image"],
+        f0, f1, emb = hf_export.Sam2Encoder(model)(img)
+    torch.onnx.export(hf_export.Sam2Encoder(model), (img,), str(out / "encoder.onnx"), input_names=["image"],
                       output_names=["high_res_feats_0", "high_res_feats_1", "image_embed"], opset_version=17, dynamo=False)
     coords = torch.tensor([[[500.0, 400.0], [0.0, 0.0]], [[100.0, 100.0], [600.0, 500.0]]])  # [L=2,N=2,2]
     labels = torch.tensor([[1.0, -1.0], [2.0, 3.0]])

@@ -194,15 +194,17 @@ class CheckpointChooser:
         self.x = object_inputs(val, "sam2", clip, shape)
         self.labels = np.array([index.get(vocabulary[lab], -1) for lab in val.labels])  # -1: not a training description
         self.images = len(val.images)
+        # A resumed run continues from the best score already on disk.
+        self.best = torch.load(path, weights_only=False)["score"] if path.is_file() else -1.0
 
     @torch.no_grad()
     def __call__(self, step: int) -> None:
         x, d = self.x, self.device
         emb = self.head(x.object_pixels.to(d), x.object_mask.to(d), x.clip_features.to(d)).cpu()
         score = metrics.retrieval(metrics.similarities(emb, self.text), self.labels)["i2t_r1"]
-        best = torch.load(self.path, weights_only=False)["score"] if self.path.is_file() else -1.0
-        self.log(f"validation at step {step}: i2t R@1 {score} (best so far {max(best, score)})")
-        if score > best:  # ties keep the earlier, less trained state
+        self.log(f"validation at step {step}: i2t R@1 {score} (best so far {max(self.best, score)})")
+        if score > self.best:  # ties keep the earlier, less trained state
+            self.best = score
             torch.save({"step": step, "score": score, "state": self.head.state_dict()}, self.path)
 
     def restore_best(self) -> dict:
@@ -334,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     t = time.time()
     log(f"head on {device.type}: {sum(p.numel() for p in head.parameters())} parameters, inputs from {' + '.join(sources)} masks, "
         f"{len(local)} objects, {len(seen)} descriptions")
-    chooser = CheckpointChooser(head, val_split, clip, shape, text_train, [vocabulary[i] for i in range(len(vocabulary))], index,
+    chooser = CheckpointChooser(head, val_split, clip, shape, text_train, vocabulary, index,
                                 work / "checkpoints" / f"head-{key}.best.pt", device, log) if val_split else None
     train(f"head-{key}", head, step, loop, work / "checkpoints", log, chooser)
     selection = chooser.restore_best() if chooser else {"chosen": "last step", "step": loop.steps}

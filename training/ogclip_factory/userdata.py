@@ -230,6 +230,14 @@ def _image_size(path: Path, written: str) -> tuple[int, int]:
     return int(size[0]), int(size[1])
 
 
+def _located_image(root: Path, key: str, rec: dict) -> tuple[Path, int, int]:
+    """The image's resolved path and displayed size, checked against the size the record states."""
+    path = _resolve(root, key)
+    width, height = _image_size(path, key)
+    _check_stated_size(rec, width, height)
+    return path, width, height
+
+
 def _check_stated_size(rec: dict, width: int, height: int) -> None:
     """A dataset that states another size than the file was labelled on another version of the
     image (resized, or rotated by EXIF), so its boxes cannot be trusted."""
@@ -368,9 +376,7 @@ def _from_seed(doc: dict, name: str, root: Path, problems: _Problems) -> Loaded:
             if not objs:
                 unlabelled += 1
                 continue
-            path = _resolve(root, key)
-            width, height = _image_size(path, key)
-            _check_stated_size(rec, width, height)
+            path, width, height = _located_image(root, key, rec)
         except _Bad as bad:
             problems.add(where, bad)
             continue
@@ -466,10 +472,8 @@ def _from_coco(doc: dict, name: str, root: Path, template: str, problems: _Probl
             continue
         where = f"{name}: images[{i}] (id {image_id})"
         key = rec["file_name"]
-        path = _resolve(root, key)
         try:
-            width, height = _image_size(path, key)
-            _check_stated_size(rec, width, height)
+            path, width, height = _located_image(root, key, rec)
         except _Bad as bad:
             problems.add(where, bad)
             continue
