@@ -39,13 +39,13 @@ export type { FrameSource } from './sources/source.js';
 export { memorySource } from './sources/memory-source.js';
 export { directorySource, type DirectoryOptions } from './sources/directory-source.js';
 export { datasetReplaySource, type DatasetReplayOptions } from './sources/dataset-replay-source.js';
-export { kafkaSource, type KafkaSourceOptions } from './sources/kafka-source.js';
+export { kafkaSource, type KafkaSourceOptions } from './kafka/kafka-source.js';
 
 // Sinks and the messages they write (schemas/*.json).
 export type { Sink, SinkContext } from './sinks/sink.js';
 export { collectSink } from './sinks/collect-sink.js';
 export { jsonlSink, type JsonlContent } from './sinks/jsonl-sink.js';
-export { kafkaSink, type KafkaSinkOptions } from './sinks/kafka-sink.js';
+export { kafkaSink, type KafkaSinkOptions } from './kafka/kafka-sink.js';
 export { summarySink, type RunSummary } from './sinks/summary-sink.js';
 export { annotatedPngSink, type AnnotatedPngOptions } from './sinks/annotated-png-sink.js';
 export {

@@ -17,7 +17,7 @@ import { defaultTopology } from '../topology/default-topology.js';
 import { loadTopology } from '../topology/load-topology.js';
 import { sessionOptionsOf, startTopology } from '../topology/start-topology.js';
 import type { Topology } from '../topology/topology.js';
-import { DEFAULT_BUNDLE } from './single-image-commands.js';
+import { DEFAULT_BUNDLE } from './cli-options.js';
 
 /** How each ground-truth object is prompted: one click at its mask's deepest point, or its box. */
 export type EvalPrompt = 'click' | 'box';

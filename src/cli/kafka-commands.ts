@@ -5,7 +5,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { ConfigError } from '../errors.js';
 import { readDataset } from '../sources/dataset-replay-source.js';
 import { contentTypeOf } from '../sources/content-type.js';
-import { HEADERS } from '../sources/kafka-message.js';
+import { HEADERS } from '../kafka/kafka-message.js';
 
 const brokersOption = (v: string) =>
   v

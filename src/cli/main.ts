@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { registerDetect, registerEmbed } from './single-image-commands.js';
 import { registerEval } from './eval-command.js';
 import { registerKafka } from './kafka-commands.js';
@@ -15,14 +15,4 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerEval(program);
   registerKafka(program);
   await program.parseAsync([...argv]);
-}
-
-export function parseNumberList(n: number, what: string) {
-  return (value: string): number[] => {
-    const parts = value.split(',').map((p) => Number(p.trim()));
-    if (parts.length !== n || parts.some((p) => !Number.isFinite(p))) {
-      throw new InvalidArgumentError(`${what} must be ${n} comma-separated numbers, got "${value}"`);
-    }
-    return parts;
-  };
 }

@@ -12,9 +12,7 @@ import { memorySource } from '../sources/memory-source.js';
 import { defaultTopology } from '../topology/default-topology.js';
 import { startTopology } from '../topology/start-topology.js';
 import type { Sam2Prompt } from '../models/sam2.js';
-import { parseNumberList } from './main.js';
-
-export const DEFAULT_BUNDLE = new URL('../../../models/ogclip-shapes-tiny', import.meta.url).pathname;
+import { DEFAULT_BUNDLE, parseNumberList } from './cli-options.js';
 
 interface CommonOptions {
   bundle: string;

@@ -1,9 +1,9 @@
-import type { Sam2Decoded } from '../models/sam2.js';
+import type { MaskLogits } from './mask-logits.js';
 import { resize } from '../tensor/resize.js';
 import { boxIou, boxMask, maskArea, maskBox, type Box, type Mask } from './mask.js';
 
 /** The low-resolution logits of mask k of prompt p, upsampled to the frame (bilinear). */
-export function upsampleLogits(d: Sam2Decoded, p: number, k: number, width: number, height: number): Float32Array {
+export function upsampleLogits(d: MaskLogits, p: number, k: number, width: number, height: number): Float32Array {
   const m = d.maskSize;
   const off = (p * d.masksPerPrompt + k) * m * m;
   return resize({ data: d.logits.subarray(off, off + m * m), channels: 1, height: m, width: m }, height, width).data;
@@ -42,7 +42,7 @@ export function boxNms<T extends { box: Box; score: number }>(items: readonly T[
 }
 
 /** The best of the K masks of prompt p by predicted IoU. */
-export function bestMask(d: Sam2Decoded, p: number): number {
+export function bestMask(d: MaskLogits, p: number): number {
   let best = 0;
   for (let k = 1; k < d.masksPerPrompt; k++) if (d.iou[p * d.masksPerPrompt + k]! > d.iou[p * d.masksPerPrompt + best]!) best = k;
   return best;

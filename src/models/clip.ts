@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { ModelFormatError } from '../errors.js';
 import type { Chw } from '../tensor/image.js';
-import type { TensorMeta } from './inference-host.js';
+import type { TensorMeta } from './inference-protocol.js';
 import type { ModelSpec, OnnxModel, SpecChoice, TensorSpec } from './onnx-model.js';
 import { float32, floatOutput, int64, type Feeds } from './tensor.js';
 

@@ -1,87 +1,94 @@
-import { Worker } from 'node:worker_threads';
-import { OgclipError } from '../errors.js';
-import type { HostReply, HostRequest, TensorMeta } from './inference-host.js';
-import type { SessionOptions } from './session-options.js';
-import type { Feeds, Outputs } from './tensor.js';
+// Worker-thread side of InferenceClient: owns onnxruntime sessions, because session.run()
+// blocks its thread for the whole inference and the main thread must keep serving Kafka
+// heartbeats and I/O.
+import { parentPort } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { fromFloat16, toFloat16, type Outputs, type Tensor } from './tensor.js';
+import type { TensorMeta, WorkerReply, WorkerRequest } from './inference-protocol.js';
 
-type Pending = { resolve: (r: HostReply & { ok: true }) => void; reject: (e: Error) => void };
-type RequestBody = HostRequest extends infer R ? (R extends HostRequest ? Omit<R, 'id'> : never) : never;
+const sessions = new Map<number, { readonly session: ort.InferenceSession; readonly halfInputs: ReadonlySet<string> }>();
+let nextSession = 1;
 
-/** A session living in the worker; runs are queued there one at a time. */
-export interface RemoteSession {
-  readonly path: string;
-  readonly inputs: readonly TensorMeta[];
-  readonly outputs: readonly TensorMeta[];
-  run(feeds: Feeds, outputs: readonly string[]): Promise<Outputs>;
-  release(): Promise<void>;
+function meta(list: readonly ort.InferenceSession.ValueMetadata[]): TensorMeta[] {
+  return list.map((m) =>
+    m.isTensor ? { name: m.name, type: String(m.type), shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] },
+  );
 }
 
-/**
- * One worker thread that hosts onnxruntime sessions, so inference never blocks the event
- * loop. Each request is answered in order; a crashed worker fails every pending request.
- */
-export class InferenceWorker {
-  readonly #worker: Worker;
-  readonly #pending = new Map<number, Pending>();
-  #nextId = 1;
-  #closed = false;
+// A float16 input (an fp16 export with keep_io_types off) is fed from float32 values: the
+// adapters only ever deal in float32.
+function toOrt(t: Tensor, half: boolean): ort.Tensor {
+  if (half && t.type === 'float32') return new ort.Tensor('float16', toFloat16(t.data), [...t.dims]);
+  return new ort.Tensor(t.type, t.data, [...t.dims]);
+}
 
-  private constructor(worker: Worker) {
-    this.#worker = worker;
-    worker.on('message', (reply: HostReply) => {
-      const p = this.#pending.get(reply.id);
-      if (!p) return;
-      this.#pending.delete(reply.id);
-      if (reply.ok) p.resolve(reply);
-      else p.reject(new OgclipError(reply.error));
-    });
-    worker.on('error', (err) => this.#failAll(err));
-    worker.on('exit', (code) => this.#failAll(new OgclipError(`inference worker exited with code ${code}`)));
+// Outputs are transferred, not copied, to the main thread; a view into a shared buffer is
+// copied first so that transferring it cannot detach memory onnxruntime still uses.
+function own<T extends Float32Array | BigInt64Array>(a: T): T {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : (a.slice() as T);
+}
+
+function fromOrt(t: ort.Tensor): Tensor {
+  if (t.type === 'float32') return { type: 'float32', dims: [...t.dims], data: own(t.data as Float32Array) };
+  if (t.type === 'float16') {
+    // Uint16Array of bits, or a Float16Array where the runtime has one: the same bytes either way.
+    const d = t.data as unknown as ArrayBufferView & { length: number };
+    return { type: 'float32', dims: [...t.dims], data: fromFloat16(new Uint16Array(d.buffer, d.byteOffset, d.length)) };
   }
+  if (t.type === 'int64') return { type: 'int64', dims: [...t.dims], data: own(t.data as BigInt64Array) };
+  throw new TypeError(`unsupported output element type ${t.type}`);
+}
 
-  static start(): InferenceWorker {
-    return new InferenceWorker(new Worker(new URL('./inference-host.js', import.meta.url)));
-  }
-
-  /** Requests waiting for the worker (backpressure signal for telemetry). */
-  get queued(): number {
-    return this.#pending.size;
-  }
-
-  async load(path: string, options: SessionOptions): Promise<RemoteSession> {
-    const reply = await this.#request({ kind: 'load', path, options });
-    const session = reply.session!;
-    return {
-      path,
-      inputs: reply.inputs ?? [],
-      outputs: reply.outputs ?? [],
-      // Feeds are copied, not transferred: callers reuse them (one frame's SAM embeddings
-      // feed several prompt batches). Outputs come back transferred.
-      run: async (feeds, outputs) => (await this.#request({ kind: 'run', session, feeds, outputs })).result ?? {},
-      release: async () => {
-        if (!this.#closed) await this.#request({ kind: 'release', session });
-      },
-    };
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.#worker.terminate();
-  }
-
-  #request(body: RequestBody): Promise<HostReply & { ok: true }> {
-    if (this.#closed) return Promise.reject(new OgclipError('inference worker is closed'));
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage({ ...body, id } as HostRequest);
-    });
-  }
-
-  #failAll(err: Error): void {
-    this.#closed = true;
-    for (const p of this.#pending.values()) p.reject(err);
-    this.#pending.clear();
+async function handle(req: WorkerRequest): Promise<{ reply: WorkerReply; transfer: ArrayBuffer[] }> {
+  switch (req.kind) {
+    case 'load': {
+      const o = req.options;
+      // Created from the path, never from bytes: weights kept in an external data file
+      // (`<name>.onnx_data` beside the .onnx) are found relative to the model's own folder.
+      const session = await ort.InferenceSession.create(req.path, {
+        executionProviders: o.executionProviders.map((p) => (p === 'cpu' ? 'cpu' : { name: 'cuda', deviceId: p.deviceId ?? 0 })),
+        intraOpNumThreads: o.intraOpNumThreads,
+        interOpNumThreads: o.interOpNumThreads,
+        graphOptimizationLevel: o.graphOptimizationLevel,
+        enableCpuMemArena: o.enableCpuMemArena,
+      });
+      const id = nextSession++;
+      const halfInputs = new Set(session.inputMetadata.filter((m) => m.isTensor && m.type === 'float16').map((m) => m.name));
+      sessions.set(id, { session, halfInputs });
+      return {
+        reply: { id: req.id, ok: true, session: id, inputs: meta(session.inputMetadata), outputs: meta(session.outputMetadata) },
+        transfer: [],
+      };
+    }
+    case 'run': {
+      const held = sessions.get(req.session);
+      if (!held) throw new Error(`session ${req.session} is not loaded`);
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(req.feeds)) feeds[name] = toOrt(t, held.halfInputs.has(name));
+      const out = await held.session.run(feeds, [...req.outputs]);
+      const result: Outputs = {};
+      const transfer: ArrayBuffer[] = [];
+      for (const name of req.outputs) {
+        const t = out[name];
+        if (!t) throw new Error(`output ${name} not produced`);
+        const conv = fromOrt(t);
+        result[name] = conv;
+        transfer.push(conv.data.buffer as ArrayBuffer);
+      }
+      return { reply: { id: req.id, ok: true, result }, transfer };
+    }
+    case 'release': {
+      await sessions.get(req.session)?.session.release();
+      sessions.delete(req.session);
+      return { reply: { id: req.id, ok: true }, transfer: [] };
+    }
   }
 }
+
+parentPort?.on('message', (req: WorkerRequest) => {
+  handle(req).then(
+    ({ reply, transfer }) => parentPort?.postMessage(reply, transfer),
+    (err: unknown) =>
+      parentPort?.postMessage({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies WorkerReply),
+  );
+});

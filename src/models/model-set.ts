@@ -1,10 +1,10 @@
 import { ConfigError, ModelFormatError } from '../errors.js';
-import { DEFAULT_CROP, type CropSpec } from '../tensor/crop.js';
+import { DEFAULT_CROP, type CropSpec } from '../masks/crop.js';
 import { access } from 'node:fs/promises';
 import { CLIP_MEAN, CLIP_STD, SAM2_MEAN, SAM2_STD, dtypeFile, type Bundle, type BundleManifest, type ModelDtype } from './bundle.js';
 import { ClipText, ClipTokenizer, ClipVision, JOINT_VISION_TOKENS, clipTextChoice, clipVisionChoice } from './clip.js';
 import { HeadPart, fusionSpec, maskBranchSpec, objectBranchSpec, projectionSpec } from './head.js';
-import { InferenceWorker } from './inference-worker.js';
+import { InferenceClient } from './inference-client.js';
 import { OnnxModel, type SpecFor } from './onnx-model.js';
 import { OnnxCommunitySam2, onnxCommunityDecoderSpec, onnxCommunityEncoderSpec } from './sam2-onnx-community.js';
 import type { Sam2Model } from './sam2.js';
@@ -36,13 +36,13 @@ export interface ModelSet {
   readonly head: ObjectGuidedHead | undefined;
   /** Framing of the training-free crop embedder (`cropBaselineOf` the manifest). */
   readonly cropBaseline: CropSpec;
-  readonly worker: InferenceWorker;
+  readonly worker: InferenceClient;
   dispose(): Promise<void>;
 }
 
 export async function openModelSet(bundle: Bundle, options: SessionOptions = defaultSessionOptions): Promise<ModelSet> {
   const m = bundle.manifest;
-  const worker = InferenceWorker.start();
+  const worker = InferenceClient.start();
   const opened: { dispose(): Promise<void> }[] = [];
   const open = async (section: 'sam2' | 'clip' | 'head', rel: string, dtype: ModelDtype, spec: SpecFor) => {
     const path = await modelFile(bundle, section, rel, dtype);

@@ -1,7 +1,7 @@
 import { access } from 'node:fs/promises';
 import { ModelFormatError } from '../errors.js';
-import type { TensorMeta } from './inference-host.js';
-import type { InferenceWorker, RemoteSession } from './inference-worker.js';
+import type { TensorMeta } from './inference-protocol.js';
+import type { InferenceClient, RemoteSession } from './inference-client.js';
 import type { SessionOptions } from './session-options.js';
 import type { Feeds, Outputs } from './tensor.js';
 
@@ -47,7 +47,7 @@ export class OnnxModel {
     private readonly session: RemoteSession,
   ) {}
 
-  static async open(worker: InferenceWorker, path: string, specFor: SpecFor, options: SessionOptions): Promise<OnnxModel> {
+  static async open(worker: InferenceClient, path: string, specFor: SpecFor, options: SessionOptions): Promise<OnnxModel> {
     const expected = specFor.format;
     try {
       await access(path);

@@ -1,5 +1,6 @@
 import type { OnnxModel, ModelSpec } from './onnx-model.js';
-import type { Sam2Decoded, Sam2Embeddings, Sam2Model, Sam2Prompt } from './sam2.js';
+import type { MaskLogits } from '../masks/mask-logits.js';
+import type { Sam2Embeddings, Sam2Model, Sam2Prompt } from './sam2.js';
 import { float32, floatOutput, int64, type Feeds } from './tensor.js';
 import type { Chw } from '../tensor/image.js';
 
@@ -59,7 +60,7 @@ export class OnnxCommunitySam2 implements Sam2Model {
     });
   }
 
-  async decode(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<Sam2Decoded> {
+  async decode(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits> {
     // Prompts with and without boxes cannot share one call (input_boxes is [B,0,4] or [B,P,4]).
     const boxed = prompts.filter((q) => q.box);
     if (boxed.length === 0 || boxed.length === prompts.length) {
@@ -92,7 +93,7 @@ export class OnnxCommunitySam2 implements Sam2Model {
     withBox: boolean,
     frameWidth: number,
     frameHeight: number,
-  ): Promise<Sam2Decoded> {
+  ): Promise<MaskLogits> {
     const boxOnly = withBox && prompts.every((q) => (q.points?.length ?? 0) === 0);
     if (!boxOnly) return this.#run(emb, prompts, withBox, undefined, frameWidth, frameHeight);
     if (this.#boxOnlyPoints !== undefined) return this.#run(emb, prompts, true, this.#boxOnlyPoints, frameWidth, frameHeight);
@@ -103,7 +104,7 @@ export class OnnxCommunitySam2 implements Sam2Model {
     } catch (first) {
       // Only a decoder that then runs with one padding point is taken to need it; any other
       // failure (the same error again, memory) is the first error, and nothing is remembered.
-      let out: Sam2Decoded;
+      let out: MaskLogits;
       try {
         out = await this.#run(emb, prompts, true, 1, frameWidth, frameHeight);
       } catch {
@@ -121,7 +122,7 @@ export class OnnxCommunitySam2 implements Sam2Model {
     boxOnlyPoints: 0 | 1 | undefined,
     frameWidth: number,
     frameHeight: number,
-  ): Promise<Sam2Decoded> {
+  ): Promise<MaskLogits> {
     const sx = this.inputSize / frameWidth;
     const sy = this.inputSize / frameHeight;
     const p = prompts.length;
@@ -170,7 +171,7 @@ export class OnnxCommunitySam2 implements Sam2Model {
 }
 
 /** Interleaves two decoder results back into the prompts' order (isA[i]: prompt i is in a). */
-function mergeInOrder(isA: readonly boolean[], a: Sam2Decoded, b: Sam2Decoded): Sam2Decoded {
+function mergeInOrder(isA: readonly boolean[], a: MaskLogits, b: MaskLogits): MaskLogits {
   const k = a.masksPerPrompt;
   const m2 = a.maskSize * a.maskSize;
   const p = isA.length;

@@ -1,6 +1,7 @@
 import type { Chw } from '../tensor/image.js';
 import type { ModelSpec, OnnxModel } from './onnx-model.js';
-import type { Sam2Decoded, Sam2Embeddings, Sam2Model, Sam2Prompt } from './sam2.js';
+import type { MaskLogits } from '../masks/mask-logits.js';
+import type { Sam2Embeddings, Sam2Model, Sam2Prompt } from './sam2.js';
 import { float32, floatOutput, type Feeds } from './tensor.js';
 
 const FEATS = ['high_res_feats_0', 'high_res_feats_1', 'image_embed'] as const;
@@ -57,7 +58,7 @@ export class SamExporterSam2 implements Sam2Model {
     return result;
   }
 
-  async decode(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<Sam2Decoded> {
+  async decode(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits> {
     const sx = this.inputSize / frameWidth;
     const sy = this.inputSize / frameHeight;
     const l = prompts.length;

@@ -1,4 +1,5 @@
 import type { Box } from '../masks/mask.js';
+import type { MaskLogits } from '../masks/mask-logits.js';
 import type { Chw } from '../tensor/image.js';
 
 /** A prompt in frame pixels: positive/negative points, a box, or both. */
@@ -13,15 +14,6 @@ export interface Sam2Embeddings {
   readonly tensors: Record<string, { dims: readonly number[]; data: Float32Array }>;
 }
 
-/** Decoder output for P prompts: low-resolution logits and scores, best-first per prompt. */
-export interface Sam2Decoded {
-  readonly maskSize: number; // m: logits are [P,3,m,m]
-  readonly logits: Float32Array; // [P,K,m,m], K masks per prompt (3)
-  readonly masksPerPrompt: number;
-  readonly iou: Float32Array; // [P,K]
-  readonly objectScore: Float32Array; // [P] logits; +Infinity when the format has none
-}
-
 /** What the sam2 stage needs from a SAM2 export, whatever its file format. */
 export interface Sam2Model {
   readonly format: 'onnx-community' | 'samexporter';
@@ -30,6 +22,6 @@ export interface Sam2Model {
   /** frames: [3,S,S] normalised -> one embedding set per frame. */
   encode(frames: readonly Chw[]): Promise<Sam2Embeddings[]>;
   /** Prompts in frame pixels of a frame of the given size. */
-  decode(embeddings: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<Sam2Decoded>;
+  decode(embeddings: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits>;
   dispose(): Promise<void>;
 }

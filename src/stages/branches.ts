@@ -5,7 +5,7 @@ import type { ObjectGuidedHead } from '../models/model-set.js';
 import { inferInBatches } from '../operators/infer-in-batches.js';
 import type { FrameRecord, ObjectState } from '../record.js';
 import type { Mask } from '../masks/mask.js';
-import { maskInput, maskedCrop, poolTokens } from '../tensor/crop.js';
+import { maskInput, maskedCrop, poolTokens } from '../masks/crop.js';
 import type { Chw } from '../tensor/image.js';
 
 export interface BranchesOptions {

@@ -2,7 +2,7 @@ import type { OperatorFunction } from 'rxjs';
 import type { ClipVision } from '../models/clip.js';
 import { inferInBatches } from '../operators/infer-in-batches.js';
 import type { FrameRecord } from '../record.js';
-import { maskedCrop, type CropSpec } from '../tensor/crop.js';
+import { maskedCrop, type CropSpec } from '../masks/crop.js';
 import { l2normalise } from '../tensor/vector.js';
 
 export interface CropEmbedOptions {

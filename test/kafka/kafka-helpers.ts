@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Kafka, logLevel, type Admin, type IHeaders } from 'kafkajs';
 import { readDataset } from '../../src/sources/dataset-replay-source.js';
-import { HEADERS } from '../../src/sources/kafka-message.js';
+import { HEADERS } from '../../src/kafka/kafka-message.js';
 import { interiorPoint } from '../../src/masks/interior-point.js';
 import { SHAPES_VAL } from '../helpers/paths.js';
 

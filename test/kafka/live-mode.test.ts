@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { FrameRecord } from '../../src/record.js';
 import { startTopology } from '../../src/topology/start-topology.js';
-import type { KafkaSourceStats } from '../../src/sources/kafka-source.js';
+import type { KafkaSourceStats } from '../../src/kafka/kafka-source.js';
 import { sharedBrokers } from './broker.js';
 import { collect, testTopics, datasetFrames, frameIds, groupProgress, produce, type Collected } from './kafka-helpers.js';
 import { kafkaTopology } from './topology.js';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { OffsetTracker } from '../../src/sources/offset-tracker.js';
+import { OffsetTracker } from '../../src/kafka/offset-tracker.js';
 
 test('commits only past offsets whose predecessors are all done, and each position once', (t) => {
   const k = new OffsetTracker();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readBundle, type ModelDtype } from '../../src/models/bundle.js';
 import { clipTextFeeds, clipVisionSpec, JOINT_VISION_TOKENS, visionTokenOutput } from '../../src/models/clip.js';
-import { InferenceWorker } from '../../src/models/inference-worker.js';
+import { InferenceClient } from '../../src/models/inference-client.js';
 import { openModelSet, type ModelSet } from '../../src/models/model-set.js';
 import { OnnxModel } from '../../src/models/onnx-model.js';
 import { defaultSessionOptions } from '../../src/models/session-options.js';
@@ -53,7 +53,7 @@ test('text tower with attention_mask and position_ids: the tokenizer ids and the
 });
 
 test('external data: a vision tower whose weights sit in vision_model.onnx_data loads from its path', async (t) => {
-  const worker = InferenceWorker.start();
+  const worker = InferenceClient.start();
   const alone = await mkdtemp(join(tmpdir(), 'ogclip-extdata-'));
   try {
     const model = await OnnxModel.open(worker, `${VARIANTS}vision_model.onnx`, clipVisionSpec(64), defaultSessionOptions);
@@ -86,7 +86,7 @@ for (const dtype of ['fp16', 'quantized'] as const) {
 }
 
 test('fp16 files come in both forms: float16 I/O (vision) and float32 I/O around a float16 graph (text)', async (t) => {
-  const worker = InferenceWorker.start();
+  const worker = InferenceClient.start();
   try {
     const spec = clipVisionSpec(64);
     const vision = await OnnxModel.open(worker, `${VARIANTS}vision_model_fp16.onnx`, spec, defaultSessionOptions);

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readBundle } from '../../src/models/bundle.js';
 import { openModelSet, requireHead, type ModelSet } from '../../src/models/model-set.js';
-import { InferenceWorker } from '../../src/models/inference-worker.js';
+import { InferenceClient } from '../../src/models/inference-client.js';
 import { OnnxModel } from '../../src/models/onnx-model.js';
 import { onnxCommunityEncoderSpec } from '../../src/models/sam2-onnx-community.js';
 import { clipTextSpec } from '../../src/models/clip.js';
@@ -71,7 +71,7 @@ test('a bundle without a head says which embedder to use instead', (t) => {
 });
 
 test('a file of the wrong format fails at load with the file name and the mismatch', async (t) => {
-  const worker = InferenceWorker.start();
+  const worker = InferenceClient.start();
   try {
     const err = await t.throwsAsync(
       OnnxModel.open(worker, `${FIXTURES}clip-tiny-random/onnx/text_model.onnx`, onnxCommunityEncoderSpec(1024), defaultSessionOptions),

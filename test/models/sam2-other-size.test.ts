@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readBundle } from '../../src/models/bundle.js';
 import { openModelSet, type ModelSet } from '../../src/models/model-set.js';
-import type { Sam2Decoded } from '../../src/models/sam2.js';
+import type { MaskLogits } from '../../src/masks/mask-logits.js';
 import { ModelFormatError } from '../../src/errors.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { everyNth, patternImage, readParity, relativeError, TOLERANCE, variantBundle, type Sam2Parity } from './variant-fixtures.js';
@@ -18,7 +18,7 @@ test.after.always(async () => {
   await models?.dispose();
 });
 
-function checkDecoded(t: import('ava').ExecutionContext, d: Sam2Decoded, ref: Sam2Parity['by_points'], label: string, tol: number): void {
+function checkDecoded(t: import('ava').ExecutionContext, d: MaskLogits, ref: Sam2Parity['by_points'], label: string, tol: number): void {
   const [, prompts, k, m] = ref.pred_masks_dims as [number, number, number, number, number];
   t.deepEqual([d.iou.length / d.masksPerPrompt, d.masksPerPrompt, d.maskSize], [prompts, k, m], label);
   t.true(relativeError(d.iou, ref.iou_scores) < tol, `${label} iou ${relativeError(d.iou, ref.iou_scores)}`);

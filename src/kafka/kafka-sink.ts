@@ -1,9 +1,9 @@
 import { CompressionTypes, Kafka, logLevel, type Message, type Producer } from 'kafkajs';
 import { OgclipError } from '../errors.js';
 import { recordKey, type FrameRecord } from '../record.js';
-import { detectionsMessage, objectsMessage } from './messages.js';
-import type { Sink, SinkContext } from './sink.js';
-import type { JsonlContent } from './jsonl-sink.js';
+import { detectionsMessage, objectsMessage } from '../sinks/messages.js';
+import type { Sink, SinkContext } from '../sinks/sink.js';
+import type { JsonlContent } from '../sinks/jsonl-sink.js';
 
 export interface KafkaSinkOptions {
   readonly brokers: readonly string[];

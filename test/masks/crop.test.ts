@@ -6,7 +6,7 @@ import { ConfigError } from '../../src/errors.js';
 import type { Mask } from '../../src/masks/mask.js';
 import { readBundle } from '../../src/models/bundle.js';
 import { cropBaselineOf, headCropOf } from '../../src/models/model-set.js';
-import { DEFAULT_CROP, cropWindow, maskedCrop, type CropSpec } from '../../src/tensor/crop.js';
+import { DEFAULT_CROP, cropWindow, maskedCrop, type CropSpec } from '../../src/masks/crop.js';
 import type { Chw } from '../../src/tensor/image.js';
 import { resize } from '../../src/tensor/resize.js';
 

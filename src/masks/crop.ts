@@ -1,6 +1,6 @@
-import type { Mask } from '../masks/mask.js';
-import type { Chw } from './image.js';
-import { resize } from './resize.js';
+import type { Mask } from './mask.js';
+import type { Chw } from '../tensor/image.js';
+import { resize } from '../tensor/resize.js';
 
 /** Pixels of the window outside the mask: set to 0 ("masked") or kept from the frame ("kept"). */
 export type CropContext = 'masked' | 'kept';

@@ -4,7 +4,7 @@ import { LatestFrameBuffer, type DropReason } from '../operators/latest-frame-bu
 import type { FrameRecord } from '../record.js';
 import { headerMap, recordFromKafka, type ReferencePolicy } from './kafka-message.js';
 import { OffsetTracker } from './offset-tracker.js';
-import type { FrameSource } from './source.js';
+import type { FrameSource } from '../sources/source.js';
 
 export interface KafkaSourceOptions {
   readonly brokers: readonly string[];
