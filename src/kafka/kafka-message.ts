@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { sep } from 'node:path';
 import type { Sam2Prompt } from '../models/sam2.js';
 import { fail, type FrameRecord } from '../record.js';
+import type { FrameEnvelope } from '../schema/types/frame-envelope.js';
+import type { PromptsMessage } from '../schema/types/prompts.js';
 import { validate } from '../schema/validator.js';
 
 /** Header names of input frames (all optional but content-type for raw image bytes). */
@@ -32,14 +34,21 @@ export interface ReferencePolicy {
   readonly httpTimeoutMs: number;
 }
 
-interface Envelope {
-  stream_id?: string;
-  frame_id: string;
-  timestamp?: number;
-  content_type?: string;
-  image_base64?: string;
-  image_ref?: string;
-  prompts?: Sam2Prompt[];
+/**
+ * Wire prompts (already validated against schemas/prompts.schema.json: points are pairs, a box
+ * has four numbers) as the sam2 stage takes them.
+ */
+function sam2Prompts(wire: PromptsMessage): Sam2Prompt[] {
+  return wire.map((q) => {
+    const prompt: { points?: [number, number][]; labels?: (0 | 1)[]; box?: [number, number, number, number] } = {};
+    if (q.points) prompt.points = q.points.map(([x = 0, y = 0]) => [x, y]);
+    if (q.labels) prompt.labels = q.labels;
+    if (q.box) {
+      const [x1 = 0, y1 = 0, x2 = 0, y2 = 0] = q.box;
+      prompt.box = [x1, y1, x2, y2];
+    }
+    return prompt;
+  });
 }
 
 /** Kafka header values arrive as Buffers (or arrays of them); keep the last one as text. */
@@ -118,7 +127,7 @@ export async function recordFromKafka(
     }
     const problems = validate('prompts', prompts);
     if (problems.length) return fail(base, 'source', 'bad-message', `${HEADERS.prompts} header: ${problems.join('; ')}`);
-    return { ...base, prompts: prompts as Sam2Prompt[] };
+    return { ...base, prompts: sam2Prompts(prompts as PromptsMessage) };
   }
   return base;
 }
@@ -132,13 +141,13 @@ async function fromEnvelope(base: FrameRecord, policy: ReferencePolicy): Promise
   }
   const problems = validate('frame-envelope', doc);
   if (problems.length) return fail(base, 'source', 'bad-message', `JSON envelope: ${problems.join('; ')}`);
-  const e = doc as Envelope;
+  const e = doc as FrameEnvelope;
   const rec: FrameRecord = {
     ...base,
     streamId: e.stream_id ?? base.streamId,
     frameId: e.frame_id,
     timestamp: e.timestamp ?? base.timestamp,
-    ...(e.prompts ? { prompts: e.prompts } : {}),
+    ...(e.prompts ? { prompts: sam2Prompts(e.prompts) } : {}),
   };
   const withType = (bytes: Uint8Array): FrameRecord => {
     const { contentType: _drop, ...rest } = { ...rec, payload: bytes, original: rec.payload };

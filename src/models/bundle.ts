@@ -1,72 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import type { BundleManifest, Dtype, Rgb } from '../schema/types/bundle.js';
 import { assertValid } from '../schema/validator.js';
 
-type Rgb3 = readonly [number, number, number];
+export type ModelDtype = Dtype;
 
-/**
- * Which file of a model section to load. bundle.json names the fp32 file; the other dtypes
- * pick the variant public exports ship beside it: `<stem>_fp16.onnx` (float16 weights, and
- * float16 inputs / outputs too where the export did not keep float32 I/O: the worker converts)
- * or `<stem>_quantized.onnx` (dynamic int8 weights).
- */
-export type ModelDtype = 'fp32' | 'fp16' | 'quantized';
+/** bundle.json after validation (defaults filled in); the type is generated from schemas/bundle.schema.json. */
+export type { BundleManifest };
 
-/** bundle.json, after validation against schemas/bundle.schema.json (defaults filled in). */
-export interface BundleManifest {
-  readonly name: string;
-  readonly version: string;
-  readonly format: 1;
-  readonly sam2: {
-    readonly format: 'onnx-community' | 'samexporter';
-    readonly encoder: string;
-    readonly decoder: string;
-    readonly input_size: number;
-    readonly mean?: Rgb3;
-    readonly std?: Rgb3;
-    readonly dtype: ModelDtype;
-  };
-  readonly clip: {
-    readonly format: 'xenova';
-    readonly vision: string;
-    readonly text: string;
-    readonly tokenizer: string;
-    readonly tokenizer_config?: string;
-    readonly image_size: number;
-    readonly mean?: Rgb3;
-    readonly std?: Rgb3;
-    readonly context_length: number;
-    readonly logit_scale?: number;
-    readonly dtype: ModelDtype;
-  };
-  readonly head?: {
-    readonly object_branch: string;
-    readonly mask_branch: string;
-    readonly fusion: string;
-    readonly projection: string;
-    readonly object_size: number;
-    readonly mask_size: number;
-    readonly crop_margin: number;
-    readonly crop_pad: number;
-    /** The object branch's crops as multiples of the crop window (default [1]). */
-    readonly object_scales: readonly number[];
-    readonly logit_scale?: number;
-    readonly dtype: ModelDtype;
-  };
-  /** Framing of the training-free crop embedder; absent: the head's crop, else DEFAULT_CROP. */
-  readonly crop_baseline?:
-    | { readonly window: 'object'; readonly margin: number; readonly pad: number; readonly context: 'masked' | 'kept' }
-    | { readonly window: 'fixed'; readonly side_fraction: number; readonly context: 'masked' | 'kept' };
-  readonly embedding_dim?: number;
-  readonly labels: readonly string[];
-  readonly metrics?: Record<string, unknown>;
-}
-
-export const SAM2_MEAN: Rgb3 = [0.485, 0.456, 0.406];
-export const SAM2_STD: Rgb3 = [0.229, 0.224, 0.225];
-export const CLIP_MEAN: Rgb3 = [0.48145466, 0.4578275, 0.40821073];
-export const CLIP_STD: Rgb3 = [0.26862954, 0.26130258, 0.27577711];
+export const SAM2_MEAN: Rgb = [0.485, 0.456, 0.406];
+export const SAM2_STD: Rgb = [0.229, 0.224, 0.225];
+export const CLIP_MEAN: Rgb = [0.48145466, 0.4578275, 0.40821073];
+export const CLIP_STD: Rgb = [0.26862954, 0.26130258, 0.27577711];
 
 /** The file a dtype picks for the fp32 file `rel` names: `x.onnx` -> `x_fp16.onnx` / `x_quantized.onnx`. */
 export function dtypeFile(rel: string, dtype: ModelDtype): string {

@@ -1,59 +1,13 @@
-/** A topology after validation against schemas/topology.schema.json (defaults filled in). */
-export type SourceSpec =
-  | { kind: 'dataset'; path: string; fps: number; limit: number; loops: number; streamId: string }
-  | { kind: 'directory'; path: string; watch: boolean; recursive: boolean; streamId: string }
-  | {
-      kind: 'kafka';
-      brokers: string[];
-      topic: string;
-      groupId: string;
-      clientId: string;
-      fromBeginning: boolean;
-      maxBytesPerPartition: number;
-      sessionTimeoutMs: number;
-      shutdownDeadlineMs: number;
-      referenceRoots: string[];
-      allowHttpReferences: boolean;
-    };
+// The topology types come from schemas/topology.schema.json (src/schema/types/topology.ts is
+// generated from it): the schema states each option, its type and its default once.
+import type { Topology } from '../schema/types/topology.js';
 
-export type SinkSpec =
-  | { kind: 'jsonl'; content: 'objects' | 'detections' | 'dead-letters'; path: string }
-  | { kind: 'annotated-png'; dir: string; limit: number }
-  | { kind: 'summary'; path: string }
-  | { kind: 'console'; everyMs: number }
-  | { kind: 'kafka'; brokers: string[]; content: 'objects' | 'detections' | 'dead-letters'; topic: string; clientId: string };
+export type { Topology };
 
-export interface Topology {
-  name: string;
-  description?: string;
-  bundle: string;
-  mode: 'lossless' | 'live';
-  live: { stalenessMs: number };
-  maxInFlight: number;
-  source: SourceSpec;
-  decode: { maxPixels: number; maxBytes: number; formats: ('jpeg' | 'png' | 'webp')[]; concurrency: number };
-  sam2: {
-    mode: 'automatic' | 'prompted';
-    pointsPerSide: number;
-    pointsPerBatch: number;
-    predIouThresh: number;
-    stabilityScoreThresh: number;
-    stabilityScoreOffset: number;
-    boxNmsThresh: number;
-    objectScoreThresh: number;
-    maxObjects: number;
-  };
-  embedder: 'object-guided' | 'crop';
-  labels: { list?: string[]; template: string; controlTopic?: string };
-  similarity: { score: 'softmax' | 'cosine'; threshold: number; topK: number; maskNmsThresh: number };
-  batching: { maxSize: number; maxWaitMs: number };
-  runtime: {
-    executionProviders: ('cpu' | 'cuda')[];
-    cudaDeviceId: number;
-    intraOpNumThreads: number;
-    interOpNumThreads: number;
-    graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
-  };
-  sinks: SinkSpec[];
-  telemetry: { prometheusPort?: number; healthPort?: number };
-}
+/** A topology's source, after validation (defaults filled in). */
+export type SourceSpec = Topology['source'];
+export type SourceKind = SourceSpec['kind'];
+
+/** One of a topology's sinks, after validation (defaults filled in). */
+export type SinkSpec = Topology['sinks'][number];
+export type SinkKind = SinkSpec['kind'];

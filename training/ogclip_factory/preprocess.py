@@ -46,7 +46,7 @@ def resize(x: torch.Tensor, h: int, w: int) -> torch.Tensor:
     return out[0] if squeeze else out
 
 
-# How an object crop is framed (twin of CropSpec in src/tensor/crop.ts, and of bundle.json's
+# How an object crop is framed (twin of CropSpec in src/masks/crop.ts, and of bundle.json's
 # `crop_baseline`). window "object": side = ceil(longer box side * margin) + pad, so every
 # object fills the crop and its absolute size is lost; window "fixed": side = a fixed share of
 # the frame's longer side, so size survives. context "masked" zeroes pixels outside the mask,

@@ -1,0 +1,61 @@
+// Generated from schemas/objects.schema.json by scripts/schema-types.mjs (npm run schemas:types); do not edit.
+// Properties with a schema default are required here: ajv fills them in when it validates.
+
+/**
+ * Every object the pipeline found in a frame with its mask and embedding.
+ */
+export interface ObjectsMessage {
+  /**
+   * streamId/frameId/modelVersion: stable, so a replay overwrites downstream
+   */
+  key: string;
+  stream_id: string;
+  frame_id: string;
+  /**
+   * capture time, ms since epoch
+   */
+  timestamp: number;
+  model: {
+    name: string;
+    version: string;
+  };
+  width: number;
+  height: number;
+  traceparent?: string;
+  objects: {
+    id: number;
+    /**
+     * [x1, y1, x2, y2] in frame pixels
+     *
+     * @minItems 4
+     * @maxItems 4
+     */
+    box: number[];
+    mask: Rle;
+    /**
+     * predicted IoU of the mask
+     */
+    score: number;
+    /**
+     * L2-normalised float32 little-endian vector in CLIP text space
+     */
+    embedding: string;
+    labels: {
+      label: string;
+      score: number;
+    }[];
+  }[];
+}
+/**
+ * Column-major runs of the mask, starting with a run of zeros (possibly 0 long); counts sum to height x width.
+ */
+export interface Rle {
+  /**
+   * [height, width]
+   *
+   * @minItems 2
+   * @maxItems 2
+   */
+  size: number[];
+  counts: number[];
+}

@@ -1,0 +1,161 @@
+// Generated from schemas/topology.schema.json by scripts/schema-types.mjs (npm run schemas:types); do not edit.
+// Properties with a schema default are required here: ajv fills them in when it validates.
+
+/**
+ * A pipeline: source -> decode -> sam2 -> (branches -> fusion -> projection | crop embed) -> similarity -> sinks. Relative paths are relative to the topology file.
+ */
+export interface Topology {
+  name: string;
+  description?: string;
+  /**
+   * model bundle folder (with bundle.json)
+   */
+  bundle: string;
+  /**
+   * lossless: every frame; live: newest frame per stream, stale frames dropped
+   */
+  mode: 'lossless' | 'live';
+  live: {
+    stalenessMs: number;
+  };
+  /**
+   * frames inside the pipeline at once
+   */
+  maxInFlight: number;
+  source:
+    | {
+        kind: 'dataset';
+        path: string;
+        fps: number;
+        limit: number;
+        loops: number;
+        streamId: string;
+      }
+    | {
+        kind: 'directory';
+        path: string;
+        watch: boolean;
+        recursive: boolean;
+        streamId: string;
+      }
+    | {
+        kind: 'kafka';
+        /**
+         * @minItems 1
+         */
+        brokers: string[];
+        topic: string;
+        groupId: string;
+        clientId: string;
+        fromBeginning: boolean;
+        maxBytesPerPartition: number;
+        sessionTimeoutMs: number;
+        shutdownDeadlineMs: number;
+        /**
+         * folders file:// references may point into
+         */
+        referenceRoots: string[];
+        allowHttpReferences: boolean;
+      };
+  decode: {
+    maxPixels: number;
+    maxBytes: number;
+    /**
+     * @minItems 1
+     */
+    formats: ('jpeg' | 'png' | 'webp')[];
+    concurrency: number;
+  };
+  sam2: {
+    /**
+     * automatic: frames without prompts get the point grid
+     */
+    mode: 'automatic' | 'prompted';
+    pointsPerSide: number;
+    pointsPerBatch: number;
+    predIouThresh: number;
+    stabilityScoreThresh: number;
+    stabilityScoreOffset: number;
+    boxNmsThresh: number;
+    objectScoreThresh: number;
+    maxObjects: number;
+  };
+  /**
+   * object-guided: the bundle's trained head; crop: training-free masked crop -> CLIP
+   */
+  embedder: 'object-guided' | 'crop';
+  labels: {
+    /**
+     * label set; default: the bundle's labels
+     */
+    list?: string[];
+    template: string;
+    /**
+     * Kafka topic whose newest message replaces the label set while running
+     */
+    controlTopic?: string;
+  };
+  similarity: {
+    score: 'softmax' | 'cosine';
+    threshold: number;
+    topK: number;
+    maskNmsThresh: number;
+  };
+  batching: {
+    maxSize: number;
+    maxWaitMs: number;
+  };
+  runtime: {
+    /**
+     * @minItems 1
+     */
+    executionProviders: ('cpu' | 'cuda')[];
+    cudaDeviceId: number;
+    intraOpNumThreads: number;
+    interOpNumThreads: number;
+    graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  };
+  /**
+   * @minItems 1
+   */
+  sinks: (
+    | {
+        kind: 'jsonl';
+        content: 'objects' | 'detections' | 'dead-letters';
+        path: string;
+      }
+    | {
+        kind: 'annotated-png';
+        dir: string;
+        limit: number;
+      }
+    | {
+        kind: 'summary';
+        path: string;
+      }
+    | {
+        kind: 'console';
+        everyMs: number;
+      }
+    | {
+        kind: 'kafka';
+        /**
+         * @minItems 1
+         */
+        brokers: string[];
+        content: 'objects' | 'detections' | 'dead-letters';
+        topic: string;
+        clientId: string;
+      }
+  )[];
+  telemetry: {
+    /**
+     * serve /metrics here; absent: no endpoint
+     */
+    prometheusPort?: number;
+    /**
+     * serve /healthz and /readyz here
+     */
+    healthPort?: number;
+  };
+}
