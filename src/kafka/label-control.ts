@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel } from 'kafkajs';
 import type { LabelSet } from '../models/label-set.js';
+import type { LabelsControlMessage } from '../schema/types/labels-control.js';
 import { validate } from '../schema/validator.js';
 
 export interface LabelControlOptions {
@@ -14,6 +15,7 @@ export interface LabelControlOptions {
  * Follows a control topic and replaces the label set with each valid message (schemas/
  * labels-control.schema.json), without a restart. Every pipeline reads the whole topic (its
  * own consumer group), so the newest message wins everywhere. Bad messages are logged and skipped.
+ * A message may also replace the label template (`template`, with {} where the label goes).
  */
 export async function followLabelControl(o: LabelControlOptions): Promise<{ applied: () => number; close(): Promise<void> }> {
   const log = o.log ?? (() => {});
@@ -32,7 +34,14 @@ export async function followLabelControl(o: LabelControlOptions): Promise<{ appl
       }
       const problems = validate('labels-control', doc);
       if (problems.length) return log(`labels: message at offset ${message.offset} ignored: ${problems.join('; ')}`);
-      await o.labels.replace((doc as { labels: string[] }).labels);
+      const control = doc as LabelsControlMessage;
+      try {
+        await o.labels.replace(control.labels, control.template);
+      } catch (err) {
+        // A message the schema lets through but the label set refuses (only blank labels, a
+        // template without {}) is skipped like an invalid one: thrown, kafkajs would retry it forever.
+        return log(`labels: message at offset ${message.offset} ignored: ${(err as Error).message}`);
+      }
       applied++;
       log(`labels: now ${o.labels.labels.length} labels (version ${o.labels.version})`);
     },

@@ -14,14 +14,18 @@ export class LabelSet {
   readonly #cache = new Map<string, Float32Array>();
   #waiters: (() => void)[] = [];
 
+  #template: string;
+
   private constructor(
     private readonly text: ClipText,
-    private readonly template: string,
-  ) {}
+    template: string,
+  ) {
+    this.#template = template;
+  }
 
   /** template: how a label becomes a prompt, `{}` is the label ("a photo of {}"). */
   static async create(text: ClipText, labels: readonly string[], template = '{}'): Promise<LabelSet> {
-    if (!template.includes('{}')) throw new ConfigError(`label template "${template}" must contain {} where the label goes`);
+    checkTemplate(template);
     const set = new LabelSet(text, template);
     await set.replace(labels);
     return set;
@@ -39,11 +43,21 @@ export class LabelSet {
     return this.#version;
   }
 
-  async replace(labels: readonly string[]): Promise<void> {
+  get template(): string {
+    return this.#template;
+  }
+
+  /** Swaps the labels, and the template when one is given (the cached embeddings go with the old one). */
+  async replace(labels: readonly string[], template = this.#template): Promise<void> {
+    checkTemplate(template);
     const clean = [...new Set(labels.map((l) => l.trim()).filter((l) => l.length > 0))];
     if (clean.length === 0) throw new ConfigError('the label set is empty: give at least one label');
+    if (template !== this.#template) {
+      this.#cache.clear();
+      this.#template = template;
+    }
     const missing = clean.filter((l) => !this.#cache.has(l));
-    const embedded = await this.text.embed(missing.map((l) => this.template.replace('{}', l)));
+    const embedded = await this.text.embed(missing.map((l) => template.replace('{}', l)));
     missing.forEach((l, i) => this.#cache.set(l, l2normalise(embedded[i]!)));
     this.#labels = clean;
     this.#embeddings = clean.map((l) => this.#cache.get(l)!);
@@ -57,4 +71,8 @@ export class LabelSet {
   changed(): Promise<void> {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
+}
+
+function checkTemplate(template: string): void {
+  if (!template.includes('{}')) throw new ConfigError(`label template "${template}" must contain {} where the label goes`);
 }

@@ -25,10 +25,13 @@ test('a message on the control topic replaces the label set while running', asyn
   await produce(brokers, control, [
     { value: 'not json' },
     { value: JSON.stringify({ labels: [] }) },
-    { value: JSON.stringify({ labels: newLabels }) },
+    // Valid for the schema, refused by the label set (nothing left after trimming): skipped, not retried forever.
+    { value: JSON.stringify({ labels: [' '] }) },
+    { value: JSON.stringify({ labels: newLabels, template: 'a picture of {}' }) },
   ]);
   await changed;
   t.deepEqual([...running.labels.labels], newLabels, 'invalid control messages were skipped, the valid one applied');
+  t.is(running.labels.template, 'a picture of {}', 'the template of the control message applies too');
   await produce(brokers, input, await datasetFrames(5, { prompted: true }));
   const outs = await collect(brokers, detections, (all) => all.length >= 5, 60_000);
   running.stop();
