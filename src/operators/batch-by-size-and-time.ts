@@ -1,9 +1,11 @@
-import { Observable, type OperatorFunction } from 'rxjs';
+import { Observable, asyncScheduler, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import { ConfigError } from '../errors.js';
 
 export interface BatchOptions {
   readonly maxSize: number; // items per batch
   readonly maxWaitMs: number; // how long the first item of a batch may wait for company
+  /** Clock and timers of the wait; asyncScheduler unless a test drives it in virtual time. */
+  readonly scheduler?: SchedulerLike;
 }
 
 /**
@@ -14,13 +16,18 @@ export function batchBySizeAndTime<T>(options: BatchOptions): OperatorFunction<T
   if (!Number.isInteger(options.maxSize) || options.maxSize < 1)
     throw new ConfigError(`batch maxSize must be an integer >= 1, got ${options.maxSize}`);
   if (!(options.maxWaitMs >= 0)) throw new ConfigError(`batch maxWaitMs must be >= 0, got ${options.maxWaitMs}`);
+  const scheduler = options.scheduler ?? asyncScheduler;
   return (source) =>
     new Observable<T[]>((subscriber) => {
       let buffer: T[] = [];
-      let timer: NodeJS.Timeout | undefined;
-      const flush = () => {
-        if (timer) clearTimeout(timer);
+      let timer: Subscription | undefined;
+      const cancelTimer = () => {
+        timer?.unsubscribe();
         timer = undefined;
+      };
+      const flush = () => {
+        // A batch flushed by size must not leave its timer to cut the next batch short.
+        cancelTimer();
         if (buffer.length === 0) return;
         const out = buffer;
         buffer = [];
@@ -30,7 +37,7 @@ export function batchBySizeAndTime<T>(options: BatchOptions): OperatorFunction<T
         next: (item) => {
           buffer.push(item);
           if (buffer.length >= options.maxSize) flush();
-          else if (!timer) timer = setTimeout(flush, options.maxWaitMs);
+          else if (!timer) timer = scheduler.schedule(flush, options.maxWaitMs);
         },
         error: (err) => {
           flush();
@@ -42,7 +49,8 @@ export function batchBySizeAndTime<T>(options: BatchOptions): OperatorFunction<T
         },
       });
       return () => {
-        if (timer) clearTimeout(timer);
+        // Without this the wait would still fire (and keep the process alive) after unsubscribe.
+        cancelTimer();
         sub.unsubscribe();
       };
     });

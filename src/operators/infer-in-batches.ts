@@ -3,6 +3,7 @@ import { fail, type FrameRecord, type StageName } from '../record.js';
 import { batchBySizeAndTime, type BatchOptions } from './batch-by-size-and-time.js';
 import { mapConcurrentOrdered } from './map-concurrent-ordered.js';
 
+/** `scheduler` (from BatchOptions) times the batching wait and clocks `timings[stage]`. */
 export interface InferOptions extends BatchOptions {
   readonly stage: StageName;
   readonly concurrency: number; // batches in flight at once
@@ -16,20 +17,22 @@ export interface InferOptions extends BatchOptions {
  * (data for the dead-letter sink) instead of an error that would end the stream. Order is kept.
  */
 export function inferInBatches(options: InferOptions): OperatorFunction<FrameRecord, FrameRecord> {
-  const { stage, run } = options;
+  const { stage, run, scheduler } = options;
+  // Without a scheduler, performance.now(): sub-millisecond timings, which asyncScheduler's Date.now() lacks.
+  const now = scheduler ? () => scheduler.now() : () => performance.now();
   return (source) =>
     source.pipe(
       batchBySizeAndTime<FrameRecord>(options),
       mapConcurrentOrdered(async (batch) => {
         const healthy = batch.filter((r) => !r.error);
         if (healthy.length > 0) {
-          const t0 = performance.now();
+          const t0 = now();
           try {
             await run(healthy);
           } catch (err) {
             for (const r of healthy) fail(r, stage, 'inference-failed', (err as Error).message ?? String(err));
           }
-          const dt = performance.now() - t0;
+          const dt = now() - t0;
           for (const r of healthy) r.timings[stage] = (r.timings[stage] ?? 0) + dt / healthy.length;
         }
         return batch;

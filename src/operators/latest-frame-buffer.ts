@@ -1,3 +1,4 @@
+import type { SchedulerLike } from 'rxjs';
 import { ConfigError } from '../errors.js';
 
 export type DropReason = 'superseded' | 'stale';
@@ -8,6 +9,12 @@ export interface LatestFrameOptions<T> {
   readonly receivedAt: (item: T) => number; // ms, same clock as `now`
   readonly onDrop: (item: T, reason: DropReason) => void; // dropped items still get acknowledged
   readonly now?: () => number;
+  /**
+   * The clock when `now` is not given (`scheduler.now()`), so a TestScheduler drives staleness in
+   * virtual time. Without either, performance.now(): sources stamp `receivedAt` on that clock, and
+   * asyncScheduler's Date.now() would make every frame look decades old.
+   */
+  readonly scheduler?: SchedulerLike;
 }
 
 /**
@@ -18,6 +25,7 @@ export interface LatestFrameOptions<T> {
  */
 export class LatestFrameBuffer<T> implements AsyncIterable<T> {
   readonly #opts: LatestFrameOptions<T>;
+  readonly #now: () => number;
   readonly #pending = new Map<string, T>(); // insertion order = arrival order of the newest frame
   #wake: (() => void) | undefined;
   #ended = false;
@@ -25,6 +33,8 @@ export class LatestFrameBuffer<T> implements AsyncIterable<T> {
   constructor(options: LatestFrameOptions<T>) {
     if (!(options.stalenessMs > 0)) throw new ConfigError(`live stalenessMs must be > 0, got ${options.stalenessMs}`);
     this.#opts = options;
+    const { now, scheduler } = options;
+    this.#now = now ?? (scheduler ? () => scheduler.now() : () => performance.now());
   }
 
   get size(): number {
@@ -48,17 +58,27 @@ export class LatestFrameBuffer<T> implements AsyncIterable<T> {
     this.#wake?.();
   }
 
+  /**
+   * The frame to process next, if one is waiting: the oldest stream's newest frame. Frames that
+   * went stale while waiting are dropped (and reported) on the way.
+   */
+  take(): T | undefined {
+    for (let first = this.#pending.entries().next(); !first.done; first = this.#pending.entries().next()) {
+      const [key, item] = first.value;
+      this.#pending.delete(key);
+      if (this.#now() - this.#opts.receivedAt(item) > this.#opts.stalenessMs) {
+        this.#opts.onDrop(item, 'stale');
+        continue;
+      }
+      return item;
+    }
+    return undefined;
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    const now = this.#opts.now ?? (() => performance.now());
     for (;;) {
-      const first = this.#pending.entries().next();
-      if (!first.done) {
-        const [key, item] = first.value;
-        this.#pending.delete(key);
-        if (now() - this.#opts.receivedAt(item) > this.#opts.stalenessMs) {
-          this.#opts.onDrop(item, 'stale');
-          continue;
-        }
+      const item = this.take();
+      if (item !== undefined) {
         yield item;
         continue;
       }
