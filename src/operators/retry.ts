@@ -1,4 +1,4 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import pRetry from 'p-retry';
 import { OgclipError } from '../errors.js';
 
 export interface RetryOptions {
@@ -8,20 +8,30 @@ export interface RetryOptions {
   readonly onRetry?: (err: unknown, attempt: number) => void;
 }
 
+/** Programming errors (TypeError, RangeError) and errors marked non-retriable. */
+function isFatal(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof RangeError || (err instanceof OgclipError && !err.retriable);
+}
+
 /**
- * Retries with exponential backoff and full jitter. Programming errors (TypeError, RangeError)
- * and errors marked non-retriable are never retried.
+ * Retries with exponential backoff (doubling from `initialDelayMs`, capped at `maxDelayMs`) and
+ * jitter (each delay times a random factor in [1, 2], then capped). Programming errors (TypeError,
+ * RangeError) and errors marked non-retriable are never retried. `onRetry` is told of each failure
+ * that will be retried, with its attempt number (1 for the first call).
  */
 export async function retry<T>(fn: () => Promise<T>, o: RetryOptions): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const fatal = err instanceof TypeError || err instanceof RangeError || (err instanceof OgclipError && !err.retriable);
-      if (fatal || attempt >= o.retries) throw err;
-      o.onRetry?.(err, attempt + 1);
-      const cap = Math.min(o.maxDelayMs, o.initialDelayMs * 2 ** attempt);
-      await sleep(Math.random() * cap);
-    }
-  }
+  return pRetry(() => fn(), {
+    retries: o.retries,
+    factor: 2,
+    minTimeout: o.initialDelayMs,
+    maxTimeout: o.maxDelayMs,
+    randomize: true,
+    // p-retry never retries a non-network TypeError itself; this also stops network TypeErrors,
+    // RangeErrors and non-retriable OgclipErrors. It is not asked once `retries` are spent.
+    shouldRetry: ({ error, attemptNumber }) => {
+      if (isFatal(error)) return false;
+      o.onRetry?.(error, attemptNumber);
+      return true;
+    },
+  });
 }

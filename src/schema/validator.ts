@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import ajvFormats from 'ajv-formats';
 import { ConfigError } from '../errors.js';
 
 /** The JSON Schemas in the package's schemas/ folder (one per message and file format). */
@@ -14,8 +15,11 @@ const ajv = new Ajv({
   strict: false,
   discriminator: true,
   verbose: true,
-  formats: { 'date-time': /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/ },
 });
+// ajv-formats is CommonJS: under NodeNext its default import is `module.exports`, whose typed
+// callable is `.default` (the same function at run time). Full mode: dates and times are checked
+// for range (month 13, hour 99 and 30 February are rejected), not only for shape.
+ajvFormats.default(ajv);
 const compiled = new Map<SchemaName, ValidateFunction>();
 
 let loaded = false;
