@@ -27,7 +27,10 @@ export type FrameErrorCode =
   | 'bad-prompt'
   | 'unreadable-reference'
   | 'inference-failed'
-  | 'sink-failed';
+  | 'sink-failed'
+  // A stage was given a record in a state it cannot read (objects or image missing or from
+  // another stage): the stage chain is wired in the wrong order, not the frame's fault.
+  | 'internal';
 
 /** The failure of one frame: carried on the record as data, never thrown through a stream. */
 export class FrameError extends OgclipError {

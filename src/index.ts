@@ -9,7 +9,24 @@ export { startTopology, buildStages, type StartOptions, type StartedTopology } f
 export type { Topology, SourceSpec, SinkSpec } from './topology/topology.js';
 
 // Records and errors.
-export type { FrameRecord, FrameOrigin, ObjectState, Detection, GroundTruthObject, StageName } from './record.js';
+export type {
+  FrameRecord,
+  FrameOrigin,
+  FrameImage,
+  ObjectState,
+  ObjectStateName,
+  ObjectAt,
+  ObjectBase,
+  ObjectLabel,
+  SegmentedObject,
+  BranchedObject,
+  FusedObject,
+  EmbeddedObject,
+  LabelledObject,
+  Detection,
+  GroundTruthObject,
+  StageName,
+} from './record.js';
 export { OgclipError, ConfigError, ModelFormatError, type FrameErrorCode } from './errors.js';
 
 // Models.

@@ -5,7 +5,7 @@ import { retrievalScores } from '../eval/retrieval.js';
 import { interiorPoint } from '../masks/interior-point.js';
 import { readBundle } from '../models/bundle.js';
 import { openModelSet, type ModelSet } from '../models/model-set.js';
-import type { FrameRecord, GroundTruthObject } from '../record.js';
+import { embeddingOf, type FrameRecord, type GroundTruthObject } from '../record.js';
 import type { Sam2Prompt } from '../models/sam2.js';
 import { ConfigError } from '../errors.js';
 import { modelInputs } from '../stages/decode.js';
@@ -107,16 +107,19 @@ export function registerEval(program: Command): void {
           const plain: Float32Array[] = [];
           const truth: number[] = [];
           for (const r of records) {
-            if (r.error || !r.objects || !r.groundTruth || !r.image) continue;
+            const { objects: found, groundTruth, image } = r;
+            if (r.error || !found || !groundTruth || !image) continue;
             // Plain CLIP (computed once, in the crop pass): the whole frame's embedding stands
             // for each of its objects. The model inputs were released after the stages, so they
             // are made again from the pixels, by the decode stage's own definition.
-            const frame =
-              embedder === 'crop' ? (await models.clipVision.embed([modelInputs(r.image.rgb, inputs).clipInput]))[0] : undefined;
-            r.objects.forEach((obj, i) => {
-              const label = index.get(r.groundTruth![i]!.description);
-              if (label === undefined || !obj.embedding) return;
-              objs.push(obj.embedding);
+            const frame = embedder === 'crop' ? (await models.clipVision.embed([modelInputs(image.rgb, inputs).clipInput]))[0] : undefined;
+            found.forEach((obj, i) => {
+              // One prompt per ground-truth object, so the i-th object is the i-th truth.
+              const gt = groundTruth[i];
+              const label = gt && index.get(gt.description);
+              const embedding = embeddingOf(obj);
+              if (label === undefined || !embedding) return;
+              objs.push(embedding);
               truth.push(label);
               if (frame) plain.push(l2normalise(frame.embeds));
             });

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.js';
-import type { FrameRecord } from '../record.js';
+import { embeddingOf, labelsOf, type FrameRecord } from '../record.js';
 import { annotate } from '../sinks/annotated-png-sink.js';
 import { collectSink } from '../sinks/collect-sink.js';
 import { float32Base64 } from '../sinks/messages.js';
@@ -76,14 +76,17 @@ export function registerEmbed(program: Command): void {
           }
         : undefined;
     const r = await processImage(image, opts, prompt ? [prompt] : undefined);
-    const objects = (r.objects ?? []).map((o) => ({
-      id: o.index,
-      box: o.box,
-      score: Number(o.score.toFixed(4)),
-      labels: o.labels,
-      embedding: o.embedding ? Array.from(o.embedding, (v) => Number(v.toFixed(6))) : [],
-      embedding_base64: o.embedding ? float32Base64(o.embedding) : '',
-    }));
+    const objects = (r.objects ?? []).map((o) => {
+      const embedding = embeddingOf(o);
+      return {
+        id: o.index,
+        box: o.box,
+        score: Number(o.score.toFixed(4)),
+        labels: labelsOf(o),
+        embedding: embedding ? Array.from(embedding, (v) => Number(v.toFixed(6))) : [],
+        embedding_base64: embedding ? float32Base64(embedding) : '',
+      };
+    });
     process.stdout.write(JSON.stringify({ image, objects }, null, 2) + '\n');
   });
 }
@@ -103,7 +106,10 @@ export function registerDetect(program: Command): void {
       box: d.box,
       mask: encodeRle(d.mask),
     }));
-    if (opts.out) await writeFile(opts.out, await annotate(r));
+    if (opts.out) {
+      if (!r.image) throw new ConfigError(`${image}: the pipeline kept no pixels to annotate`);
+      await writeFile(opts.out, await annotate(r.image.rgb, r.detections ?? []));
+    }
     process.stdout.write(JSON.stringify({ image, width: r.image?.rgb.width, height: r.image?.rgb.height, detections }, null, 2) + '\n');
   });
 }

@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import type { FrameRecord } from '../record.js';
+import type { Detection } from '../record.js';
+import type { Rgb } from '../tensor/image.js';
 import type { Sink } from './sink.js';
 
 const PALETTE: readonly (readonly [number, number, number])[] = [
@@ -21,12 +22,10 @@ function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** The frame with each detection's mask tinted, its box drawn and its label and score written. */
-export async function annotate(r: FrameRecord): Promise<Buffer> {
-  const { rgb } = r.image!;
+/** The frame's pixels with each detection's mask tinted, its box drawn and its label and score written. */
+export async function annotate(rgb: Rgb, dets: readonly Detection[]): Promise<Buffer> {
   const { width: w, height: h } = rgb;
   const px = Buffer.from(rgb.data);
-  const dets = r.detections ?? [];
   dets.forEach((d, i) => {
     const [cr, cg, cb] = PALETTE[i % PALETTE.length]!;
     for (let p = 0; p < w * h; p++) {
@@ -69,10 +68,11 @@ export async function annotatedPngSink(options: AnnotatedPngOptions): Promise<Si
     name: 'annotated-png',
     async write(records) {
       for (const r of records) {
-        if (r.error || !r.image) continue;
+        const image = r.image;
+        if (r.error || !image) continue;
         if (options.limit > 0 && written >= options.limit) return;
         const name = `${r.streamId}-${r.frameId}`.replace(/[^A-Za-z0-9._-]+/g, '_');
-        await sharp(await annotate(r)).toFile(join(options.dir, `${name}.png`));
+        await sharp(await annotate(image.rgb, r.detections ?? [])).toFile(join(options.dir, `${name}.png`));
         written++;
       }
     },

@@ -1,5 +1,5 @@
 import { encodeRle, type Rle } from '../masks/rle.js';
-import { recordKey, type FrameError, type FrameOrigin, type FrameRecord } from '../record.js';
+import { embeddingOf, labelsOf, recordKey, type FrameError, type FrameOrigin, type FrameRecord } from '../record.js';
 import type { SinkContext } from './sink.js';
 
 /** Fields every per-frame output message starts with. */
@@ -75,14 +75,17 @@ function frameHeader(r: FrameRecord, ctx: SinkContext): FrameHeader {
 export function objectsMessage(r: FrameRecord, ctx: SinkContext): ObjectsMessage {
   return {
     ...frameHeader(r, ctx),
-    objects: (r.objects ?? []).map((o) => ({
-      id: o.index,
-      box: [...o.box] as [number, number, number, number],
-      mask: encodeRle(o.mask),
-      score: round(o.score),
-      embedding: o.embedding ? float32Base64(o.embedding) : '',
-      labels: (o.labels ?? []).map((l) => ({ label: l.label, score: round(l.score) })),
-    })),
+    objects: (r.objects ?? []).map((o) => {
+      const embedding = embeddingOf(o); // objects not yet embedded or labelled (a pipeline cut short) have none
+      return {
+        id: o.index,
+        box: [...o.box] as [number, number, number, number],
+        mask: encodeRle(o.mask),
+        score: round(o.score),
+        embedding: embedding ? float32Base64(embedding) : '',
+        labels: (labelsOf(o) ?? []).map((l) => ({ label: l.label, score: round(l.score) })),
+      };
+    }),
   };
 }
 
@@ -100,11 +103,13 @@ export function detectionsMessage(r: FrameRecord, ctx: SinkContext): DetectionsM
 }
 
 export function deadLetterMessage(r: FrameRecord, ctx: SinkContext): DeadLetterMessage {
+  const error = r.error;
+  if (!error) throw new Error(`deadLetterMessage: frame ${r.streamId}/${r.frameId} has no error (only failed records are dead letters)`);
   return {
     key: recordKey(r, ctx.modelVersion),
     stream_id: r.streamId,
     frame_id: r.frameId,
-    error: r.error!,
+    error,
     origin: r.origin,
     ...(r.contentType ? { content_type: r.contentType } : {}),
     payload_base64: Buffer.from(r.original ?? r.payload).toString('base64'),

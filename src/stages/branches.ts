@@ -3,10 +3,11 @@ import type { ClipVision } from '../models/clip.js';
 import { stack } from '../models/head.js';
 import type { ObjectGuidedHead } from '../models/model-set.js';
 import { inferInBatches } from '../operators/infer-in-batches.js';
-import type { FrameRecord, ObjectState } from '../record.js';
+import { imageOf, objectBase, objectsAt, type BranchedObject, type FrameImage, type FrameRecord, type SegmentedObject } from '../record.js';
 import type { Mask } from '../masks/mask.js';
 import { maskInput, maskedCrop, poolTokens } from '../masks/crop.js';
 import type { Chw } from '../tensor/image.js';
+import { rowsInOrder } from './model-rows.js';
 
 export interface BranchesOptions {
   readonly head: ObjectGuidedHead;
@@ -26,40 +27,56 @@ export function branchesStage(options: BranchesOptions): OperatorFunction<FrameR
     ...options.batch,
     concurrency: 1,
     run: async (records) => {
-      const withObjects = records.filter((r) => (r.objects?.length ?? 0) > 0);
-      const vision = await clipVision.embed(withObjects.map((r) => r.image!.clipInput)); // once per frame
-      const objs: ObjectState[] = [];
+      const frames: { r: FrameRecord; image: FrameImage; objects: SegmentedObject[] }[] = [];
+      for (const r of records) {
+        const objects = objectsAt(r, 'branches', 'segmented');
+        if (!objects || objects.length === 0) continue; // no objects: nothing to compute, [] stays
+        const image = imageOf(r, 'branches');
+        if (image) frames.push({ r, image, objects });
+      }
+      if (frames.length === 0) return;
+      const vision = await clipVision.embed(frames.map((f) => f.image.clipInput)); // once per frame
+      const nextVision = rowsInOrder(vision, frames.length, 'the CLIP vision tower');
       const pixels: Float32Array[] = [];
       const masks: Float32Array[] = [];
-      withObjects.forEach((r, i) => {
-        const v = vision[i]!;
-        for (const o of r.objects!) {
-          objs.push(o);
-          pixels.push(objectCrops(r.image!.clipFrame, o.mask, head)); // [3K,R,R]
+      const clipFeatures: Float32Array[] = [];
+      for (const { image, objects } of frames) {
+        const v = nextVision();
+        for (const o of objects) {
+          pixels.push(objectCrops(image.clipFrame, o.mask, head)); // [3K,R,R]
           masks.push(maskInput(o.mask, head.maskSize).data); // [1,M,M]
-          o.clipFeatures = poolTokens(v.hidden, v.tokens, v.dim, v.embeds, o.mask); // [Dv+E]
+          clipFeatures.push(poolTokens(v.hidden, v.tokens, v.dim, v.embeds, o.mask)); // [Dv+E]
         }
-      });
-      if (objs.length === 0) return;
+      }
+      const n = pixels.length;
       const px = stack(pixels);
       const mk = stack(masks);
       const [objectFeatures, maskFeatures] = await Promise.all([
         head.objectBranch.run({
-          object_pixels: { dims: [objs.length, 3 * head.crops.length, head.objectSize, head.objectSize], data: px.data },
+          object_pixels: { dims: [n, 3 * head.crops.length, head.objectSize, head.objectSize], data: px.data },
         }),
-        head.maskBranch.run({ object_mask: { dims: [objs.length, 1, head.maskSize, head.maskSize], data: mk.data } }),
+        head.maskBranch.run({ object_mask: { dims: [n, 1, head.maskSize, head.maskSize], data: mk.data } }),
       ]);
-      objs.forEach((o, i) => {
-        o.objectFeatures = objectFeatures[i];
-        o.maskFeatures = maskFeatures[i];
-      });
+      const nextObject = rowsInOrder(objectFeatures, n, 'the object branch');
+      const nextMask = rowsInOrder(maskFeatures, n, 'the mask branch');
+      const nextClip = rowsInOrder(clipFeatures, n, 'the CLIP token pooling');
+      for (const f of frames) {
+        f.r.objects = f.objects.map((o): BranchedObject => ({
+          ...objectBase(o),
+          state: 'branched',
+          objectFeatures: nextObject(),
+          maskFeatures: nextMask(),
+          clipFeatures: nextClip(),
+        }));
+      }
     },
   });
 }
 
 /** The object's masked crops at every scale of the head, concatenated on the channel axis. */
 function objectCrops(frame: Chw, mask: Mask, head: ObjectGuidedHead): Float32Array {
-  if (head.crops.length === 1) return maskedCrop(frame, mask, head.objectSize, head.crops[0]!).data;
+  const [first] = head.crops;
+  if (first && head.crops.length === 1) return maskedCrop(frame, mask, head.objectSize, first).data;
   const plane = 3 * head.objectSize * head.objectSize;
   const out = new Float32Array(head.crops.length * plane); // [3K,R,R]
   head.crops.forEach((c, k) => out.set(maskedCrop(frame, mask, head.objectSize, c).data, k * plane));

@@ -77,7 +77,7 @@ async function decodeOne(r: FrameRecord, o: DecodeOptions): Promise<void> {
     const what = kind === 'unknown' ? 'not a recognised image' : `${kind.toUpperCase()}`;
     return void fail(r, 'decode', 'unsupported-format', `${what}; accepted formats: ${o.formats.join(', ')}`);
   }
-  if (r.contentType && !CONTENT_TYPES[kind as ImageFormat].includes(r.contentType.toLowerCase().split(';')[0]!.trim())) {
+  if (r.contentType && !CONTENT_TYPES[kind as ImageFormat].includes(r.contentType.toLowerCase().replace(/;.*$/s, '').trim())) {
     return void fail(
       r,
       'decode',

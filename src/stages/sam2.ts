@@ -12,7 +12,8 @@ import {
 } from '../masks/postprocess.js';
 import type { Sam2Model, Sam2Prompt } from '../models/sam2.js';
 import { inferInBatches } from '../operators/infer-in-batches.js';
-import { fail, type FrameRecord } from '../record.js';
+import { fail, imageOf, type FrameImage, type FrameRecord, type SegmentedObject } from '../record.js';
+import { rowsInOrder } from './model-rows.js';
 
 /** Automatic mask generation, SAM2's generator defaults (reference/onnx-formats.md). */
 export interface AutomaticOptions {
@@ -92,28 +93,32 @@ export function sam2Stage(options: Sam2StageOptions): OperatorFunction<FrameReco
     maxWaitMs: options.batch.maxWaitMs,
     concurrency: 1,
     run: async (records) => {
-      const work: { r: FrameRecord; prompts: readonly Sam2Prompt[]; auto: boolean }[] = [];
+      const work: { r: FrameRecord; image: FrameImage; prompts: readonly Sam2Prompt[]; auto: boolean }[] = [];
       for (const r of records) {
-        const { width, height } = r.image!.rgb;
+        const image = imageOf(r, 'sam2');
+        if (!image) continue;
+        const { width, height } = image.rgb;
         if (r.prompts && r.prompts.length > 0) {
           const problem = checkPrompts(r.prompts, width, height);
           if (problem) fail(r, 'sam2', 'bad-prompt', problem);
-          else work.push({ r, prompts: r.prompts, auto: false });
+          else work.push({ r, image, prompts: r.prompts, auto: false });
         } else if (options.mode === 'automatic') {
-          work.push({ r, prompts: pointGrid(a.pointsPerSide, width, height), auto: true });
+          work.push({ r, image, prompts: pointGrid(a.pointsPerSide, width, height), auto: true });
         } else {
           fail(r, 'sam2', 'bad-prompt', 'frame has no prompts and the topology runs sam2 in prompted mode');
         }
       }
       if (work.length === 0) return;
-      const embeddings = await model.encode(work.map((w) => w.r.image!.sam2Input));
-      for (const [i, w] of work.entries()) {
-        const { width, height } = w.r.image!.rgb;
-        const candidates: Candidate[] = [];
+      const embeddings = await model.encode(work.map((w) => w.image.sam2Input));
+      const nextEmbedding = rowsInOrder(embeddings, work.length, 'the SAM2 encoder');
+      for (const w of work) {
+        const embedding = nextEmbedding();
+        const { width, height } = w.image.rgb;
+        const candidates: (Candidate & { readonly given: Sam2Prompt })[] = [];
         for (let start = 0; start < w.prompts.length; start += a.pointsPerBatch) {
           const chunk = w.prompts.slice(start, start + a.pointsPerBatch);
-          const d = await model.decode(embeddings[i]!, chunk, width, height);
-          for (let p = 0; p < chunk.length; p++) {
+          const d = await model.decode(embedding, chunk, width, height);
+          for (const [p, given] of chunk.entries()) {
             if (w.auto) {
               if (!(d.objectScore[p]! > a.objectScoreThresh)) continue;
               for (let k = 0; k < d.masksPerPrompt; k++) {
@@ -122,17 +127,24 @@ export function sam2Stage(options: Sam2StageOptions): OperatorFunction<FrameReco
                 const logits = upsampleLogits(d, p, k, width, height);
                 if (stabilityScore(logits, 0, a.stabilityScoreOffset) < a.stabilityScoreThresh) continue;
                 const c = candidateFrom(threshold(logits, width, height), iou, start + p);
-                if (c) candidates.push(c);
+                if (c) candidates.push({ ...c, given });
               }
             } else {
               const k = bestMask(d, p);
               const mask = threshold(upsampleLogits(d, p, k, width, height), width, height);
-              candidates.push(promptedCandidate(mask, d.iou[p * d.masksPerPrompt + k]!, start + p, chunk[p]!.box));
+              candidates.push({ ...promptedCandidate(mask, d.iou[p * d.masksPerPrompt + k]!, start + p, given.box), given });
             }
           }
         }
         const kept = w.auto ? boxNms(candidates, a.boxNmsThresh).slice(0, a.maxObjects) : candidates;
-        w.r.objects = kept.map((c, index) => ({ index, prompt: w.prompts[c.prompt]!, mask: c.mask, box: c.box, score: c.score }));
+        w.r.objects = kept.map((c, index): SegmentedObject => ({
+          state: 'segmented',
+          index,
+          prompt: c.given,
+          mask: c.mask,
+          box: c.box,
+          score: c.score,
+        }));
       }
     },
   });

@@ -3,8 +3,9 @@ import { map } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import { maskIou } from '../masks/mask.js';
 import type { LabelSet } from '../models/label-set.js';
-import type { Detection, FrameRecord } from '../record.js';
+import { fail, objectBase, objectsAt, type Detection, type FrameRecord, type LabelledObject } from '../record.js';
 import { dot } from '../tensor/vector.js';
+import { rowsInOrder } from './model-rows.js';
 
 export type ScoreKind = 'softmax' | 'cosine';
 
@@ -30,30 +31,40 @@ export function scoreLabels(embedding: Float32Array, labels: LabelSet, kind: Sco
 
 /**
  * similarity: each object's embedding against the cached label embeddings -> top labels per
- * object, and detections (best label over the threshold, mask NMS across the frame).
+ * object, and detections (best label over the threshold, mask NMS across the frame). Reads
+ * 'embedded' objects (or 'labelled' ones, which it labels again: re-scoring collected records
+ * under other settings, as bench/tune-automatic.ts does) and gives 'labelled' ones.
  */
 export function similarityStage(options: SimilarityOptions): OperatorFunction<FrameRecord, FrameRecord> {
   if (!(options.topK >= 1)) throw new ConfigError(`similarity.topK must be >= 1, got ${options.topK}`);
   if (!(options.logitScale > 0)) throw new ConfigError(`similarity.logitScale must be > 0, got ${options.logitScale}`);
   return map((r) => {
-    if (r.error || !r.objects) return r;
+    if (r.error) return r;
+    const objects = objectsAt(r, 'similarity', 'embedded', 'labelled');
+    if (!objects) return r;
     const t0 = performance.now();
-    const labels = options.labels;
-    const candidates: Detection[] = [];
-    for (const o of r.objects) {
-      if (!o.embedding) continue;
-      const scores = scoreLabels(o.embedding, labels, options.score, options.logitScale);
-      const order = scores.map((s, i) => [s, i] as const).sort((a, b) => b[0] - a[0]);
-      o.labels = order.slice(0, options.topK).map(([score, i]) => ({ label: labels.labels[i]!, score }));
-      const best = order[0];
-      if (best && best[0] >= options.scoreThreshold && o.box[2] > o.box[0]) {
-        candidates.push({ objectIndex: o.index, label: labels.labels[best[1]]!, score: best[0], box: o.box, mask: o.mask });
-      }
+    try {
+      const labels = options.labels;
+      const candidates: Detection[] = [];
+      const labelled = objects.map((o): LabelledObject => {
+        const scores = scoreLabels(o.embedding, labels, options.score, options.logitScale);
+        const next = rowsInOrder(scores, labels.labels.length, 'the label scores');
+        const ranked = labels.labels.map((label) => ({ label, score: next() })).sort((a, b) => b.score - a.score);
+        const best = ranked[0];
+        if (best && best.score >= options.scoreThreshold && o.box[2] > o.box[0]) {
+          candidates.push({ objectIndex: o.index, label: best.label, score: best.score, box: o.box, mask: o.mask });
+        }
+        return { ...objectBase(o), state: 'labelled', embedding: o.embedding, labels: ranked.slice(0, options.topK) };
+      });
+      candidates.sort((a, b) => b.score - a.score);
+      const kept: Detection[] = [];
+      for (const c of candidates) if (kept.every((k) => maskIou(k.mask, c.mask) <= options.maskNmsThresh)) kept.push(c);
+      r.objects = labelled;
+      r.detections = kept;
+    } catch (err) {
+      // An embedding of another size than the labels' (dot refuses it): this record fails, the stream goes on.
+      fail(r, 'similarity', 'inference-failed', (err as Error).message ?? String(err));
     }
-    candidates.sort((a, b) => b.score - a.score);
-    const kept: Detection[] = [];
-    for (const c of candidates) if (kept.every((k) => maskIou(k.mask, c.mask) <= options.maskNmsThresh)) kept.push(c);
-    r.detections = kept;
     r.timings.similarity = performance.now() - t0;
     return r;
   });

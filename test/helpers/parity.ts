@@ -8,7 +8,7 @@ import { memorySource } from '../../src/sources/memory-source.js';
 import { defaultTopology } from '../../src/topology/default-topology.js';
 import { startTopology } from '../../src/topology/start-topology.js';
 import { dot } from '../../src/tensor/vector.js';
-import type { FrameRecord } from '../../src/record.js';
+import { embeddingOf, type FrameRecord } from '../../src/record.js';
 import type { Sam2Prompt } from '../../src/models/sam2.js';
 import { ROOT } from './paths.js';
 
@@ -72,7 +72,7 @@ export async function pipelineParity(t: ExecutionContext, bundleDir: string): Pr
     sink.records.forEach((r, i) => {
       t.is(r.error, undefined);
       ref.frames[i]!.objects.forEach((o, j) => {
-        const got = r.objects![j]!.embedding!;
+        const got = embeddingOf(r.objects![j]!)!;
         const want = Float32Array.from(embedder === 'crop' ? o.crop_embedding : o.embedding);
         const cos = dot(got, want) / Math.sqrt(dot(want, want));
         if (embedder === 'crop') worst.crop = Math.min(worst.crop, cos);

@@ -17,6 +17,7 @@ function analysed() {
   };
   r.objects = [
     {
+      state: 'labelled',
       index: 0,
       prompt: { points: [[1, 1]] },
       mask,

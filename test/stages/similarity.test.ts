@@ -5,6 +5,7 @@ import { LabelSet } from '../../src/models/label-set.js';
 import type { ClipText } from '../../src/models/clip.js';
 import { record } from '../helpers/records.js';
 import { ConfigError } from '../../src/errors.js';
+import { labelsOf } from '../../src/record.js';
 
 // A text tower stand-in with fixed 2-d embeddings: the label set's own logic is under test.
 const axes: Record<string, number[]> = { cat: [1, 0], dog: [0, 1], 'a photo of cat': [1, 0], 'a photo of dog': [0, 1] };
@@ -22,9 +23,33 @@ test('labels are encoded once, scored by softmax or cosine, and detections dedup
   const labels = await LabelSet.create(text, ['cat', 'dog']);
   const r = record('1');
   r.objects = [
-    { index: 0, prompt: {}, mask: mask([0, 1, 4, 5]), box: [0, 0, 2, 2], score: 0.9, embedding: Float32Array.from([1, 0]) },
-    { index: 1, prompt: {}, mask: mask([0, 1, 4]), box: [0, 0, 2, 2], score: 0.8, embedding: Float32Array.from([0.9, 0.1]) },
-    { index: 2, prompt: {}, mask: mask([10, 11, 14, 15]), box: [2, 2, 4, 4], score: 0.9, embedding: Float32Array.from([0, 1]) },
+    {
+      state: 'embedded',
+      index: 0,
+      prompt: {},
+      mask: mask([0, 1, 4, 5]),
+      box: [0, 0, 2, 2],
+      score: 0.9,
+      embedding: Float32Array.from([1, 0]),
+    },
+    {
+      state: 'embedded',
+      index: 1,
+      prompt: {},
+      mask: mask([0, 1, 4]),
+      box: [0, 0, 2, 2],
+      score: 0.8,
+      embedding: Float32Array.from([0.9, 0.1]),
+    },
+    {
+      state: 'embedded',
+      index: 2,
+      prompt: {},
+      mask: mask([10, 11, 14, 15]),
+      box: [2, 2, 4, 4],
+      score: 0.9,
+      embedding: Float32Array.from([0, 1]),
+    },
   ];
   const [out] = await lastValueFrom(
     from([r]).pipe(
@@ -33,7 +58,7 @@ test('labels are encoded once, scored by softmax or cosine, and detections dedup
     ),
   );
   t.deepEqual(
-    out!.objects![0]!.labels!.map((l) => l.label),
+    labelsOf(out!.objects![0]!)!.map((l) => l.label),
     ['cat', 'dog'],
   );
   t.deepEqual(
