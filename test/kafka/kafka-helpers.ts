@@ -4,6 +4,7 @@ import { Kafka, logLevel, type Admin, type IHeaders } from 'kafkajs';
 import { readDataset } from '../../src/sources/dataset-replay-source.js';
 import { HEADERS } from '../../src/kafka/kafka-message.js';
 import { interiorPoint } from '../../src/masks/interior-point.js';
+import type { FrameSource } from '../../src/sources/source.js';
 import { SHAPES_VAL } from '../helpers/paths.js';
 
 export function kafka(brokers: string[]): Kafka {
@@ -147,6 +148,92 @@ export async function groupProgress(brokers: string[], groupId: string, topic: s
   } finally {
     await admin.disconnect();
   }
+}
+
+export interface PartitionProgress {
+  readonly partition: number;
+  readonly committed: number; // the group's next offset to read; 0 when it never committed
+  readonly end: number; // high watermark
+}
+
+/** Per partition, the group's committed offset and the topic's end offset. */
+export async function partitionProgress(brokers: string[], groupId: string, topic: string): Promise<PartitionProgress[]> {
+  const admin = kafka(brokers).admin();
+  await admin.connect();
+  try {
+    return await readProgress(admin, groupId, topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function readProgress(admin: Admin, groupId: string, topic: string): Promise<PartitionProgress[]> {
+  const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const committed = new Map((offsets?.partitions ?? []).map((p) => [p.partition, Math.max(0, Number(p.offset))]));
+  const ends = await admin.fetchTopicOffsets(topic);
+  return ends
+    .map((p) => ({ partition: p.partition, committed: committed.get(p.partition) ?? 0, end: Number(p.high) }))
+    .sort((a, b) => a.partition - b.partition);
+}
+
+/**
+ * Waits (bounded) until the group's commits reach the end of every partition, and returns the
+ * last reading either way: the test asserts on it. Commits are another client's, visible only
+ * by asking the broker, hence polling rather than a latch. Waiting before consumers leave keeps
+ * a rebalance from failing the last commits.
+ */
+export async function untilCommittedToEnd(
+  brokers: string[],
+  groupId: string,
+  topic: string,
+  timeoutMs: number,
+): Promise<PartitionProgress[]> {
+  const admin = kafka(brokers).admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const progress = await readProgress(admin, groupId, topic);
+      if (progress.every((p) => p.committed >= p.end) || Date.now() > deadline) return progress;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** One line per partition, `p<n> <committed>/<end>`, for assertion messages and logs. */
+export function progressLine(progress: readonly PartitionProgress[]): string {
+  return progress.map((p) => `p${p.partition} ${p.committed}/${p.end}`).join(', ');
+}
+
+/**
+ * Wraps a source to measure what is inside the pipeline independently of its in-flight gate:
+ * each time a frame enters, it records how many frames entered and are not done yet (call
+ * `done()` from the pipeline's onDone). The gate's own counter cannot exceed its capacity even
+ * when frames get past it; this count can.
+ */
+export function inFlightProbe(source: FrameSource): { source: FrameSource; done(): void; peak(): number } {
+  let entered = 0;
+  let finished = 0;
+  let peak = 0;
+  return {
+    source: {
+      name: source.name,
+      async *frames() {
+        for await (const r of source.frames()) {
+          entered++;
+          peak = Math.max(peak, entered - finished);
+          yield r;
+        }
+      },
+      ack: (r) => source.ack(r),
+      stop: () => source.stop(),
+      close: () => source.close(),
+    },
+    done: () => void finished++,
+    peak: () => peak,
+  };
 }
 
 /** Fresh input, detections and dead-letter topics (and a consumer group id) for one test. */
