@@ -27,11 +27,10 @@ export async function retry<T>(fn: () => Promise<T>, o: RetryOptions): Promise<T
     maxTimeout: o.maxDelayMs,
     randomize: true,
     // p-retry never retries a non-network TypeError itself; this also stops network TypeErrors,
-    // RangeErrors and non-retriable OgclipErrors. It is not asked once `retries` are spent.
-    shouldRetry: ({ error, attemptNumber }) => {
-      if (isFatal(error)) return false;
-      o.onRetry?.(error, attemptNumber);
-      return true;
+    // RangeErrors and non-retriable OgclipErrors.
+    shouldRetry: (error) => !isFatal(error),
+    onFailedAttempt: (error) => {
+      if (!isFatal(error) && error.retriesLeft > 0) o.onRetry?.(error, error.attemptNumber);
     },
   });
 }
