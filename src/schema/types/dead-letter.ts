@@ -19,6 +19,7 @@ export interface DeadLetterMessage {
       | 'bad-prompt'
       | 'unreadable-reference'
       | 'inference-failed'
+      | 'internal'
       | 'sink-failed';
     message: string;
   };
