@@ -3,6 +3,7 @@ import { OgclipError } from '../errors.js';
 import { recordKey, type FrameRecord } from '../record.js';
 import { detectionsMessage, objectsMessage } from '../sinks/messages.js';
 import type { Sink, SinkContext } from '../sinks/sink.js';
+import type { SinkComponent } from '../topology/component.js';
 import type { JsonlContent } from '../sinks/jsonl-sink.js';
 
 export interface KafkaSinkOptions {
@@ -77,3 +78,6 @@ export async function kafkaSink(o: KafkaSinkOptions): Promise<Sink> {
     close: () => producer.disconnect(),
   };
 }
+
+/** `kind: kafka` in a topology's sinks. */
+export const kafkaSinkComponent: SinkComponent<'kafka'> = { kind: 'kafka', create: (o) => kafkaSink(o) };

@@ -5,6 +5,7 @@ import type { FrameRecord } from '../record.js';
 import { headerMap, recordFromKafka, type ReferencePolicy } from './kafka-message.js';
 import { OffsetTracker } from './offset-tracker.js';
 import type { FrameSource } from '../sources/source.js';
+import type { SourceComponent } from '../topology/component.js';
 
 export interface KafkaSourceOptions {
   readonly brokers: readonly string[];
@@ -231,3 +232,25 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
     },
   };
 }
+
+/** `kind: kafka` in a topology's source: a consumer group member; live mode is done in its fetch loop. */
+export const kafkaSourceComponent: SourceComponent<'kafka'> = {
+  kind: 'kafka',
+  handlesLiveMode: true,
+  resolvePaths: (o, abs) => (o.referenceRoots = o.referenceRoots.map(abs)),
+  create: (o, { topology: t, log, metrics }) =>
+    kafkaSource({
+      ...o,
+      references: {
+        referenceRoots: o.referenceRoots,
+        allowHttp: o.allowHttpReferences,
+        maxBytes: t.decode.maxBytes,
+        httpTimeoutMs: 10_000,
+      },
+      maxQueued: t.maxInFlight,
+      mode: t.mode,
+      stalenessMs: t.live.stalenessMs,
+      onDrop: (_r, why) => metrics.dropped(why),
+      log,
+    }),
+};

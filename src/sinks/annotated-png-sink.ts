@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Detection } from '../record.js';
 import type { Rgb } from '../tensor/image.js';
+import type { SinkComponent } from '../topology/component.js';
 import type { Sink } from './sink.js';
 
 const PALETTE: readonly (readonly [number, number, number])[] = [
@@ -79,3 +80,10 @@ export async function annotatedPngSink(options: AnnotatedPngOptions): Promise<Si
     close: async () => {},
   };
 }
+
+/** `kind: annotated-png` in a topology's sinks. */
+export const annotatedPngSinkComponent: SinkComponent<'annotated-png'> = {
+  kind: 'annotated-png',
+  resolvePaths: (o, abs) => (o.dir = abs(o.dir)),
+  create: (o) => annotatedPngSink(o),
+};

@@ -1,3 +1,4 @@
+import type { SinkComponent } from '../topology/component.js';
 import type { Sink } from './sink.js';
 
 /** One progress line every `everyMs` on long runs, and a final line on close. */
@@ -31,3 +32,9 @@ export function consoleProgressSink(out: NodeJS.WritableStream = process.stderr,
     },
   };
 }
+
+/** `kind: console` in a topology's sinks: progress on stderr. */
+export const consoleSinkComponent: SinkComponent<'console'> = {
+  kind: 'console',
+  create: (o, context) => consoleProgressSink(process.stderr, o.everyMs, context.frames),
+};

@@ -2,6 +2,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { FrameRecord } from '../record.js';
 import { deadLetterMessage, detectionsMessage, objectsMessage } from './messages.js';
+import type { SinkComponent } from '../topology/component.js';
 import type { Sink, SinkContext } from './sink.js';
 
 export type JsonlContent = 'objects' | 'detections' | 'dead-letters';
@@ -31,3 +32,10 @@ export async function jsonlSink(content: JsonlContent, path: string): Promise<Si
     close: () => file.close(),
   };
 }
+
+/** `kind: jsonl` in a topology's sinks. */
+export const jsonlSinkComponent: SinkComponent<'jsonl'> = {
+  kind: 'jsonl',
+  resolvePaths: (o, abs) => (o.path = abs(o.path)),
+  create: (o) => jsonlSink(o.content, o.path),
+};

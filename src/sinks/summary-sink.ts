@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { matchDetections } from '../eval/match-detections.js';
+import type { SinkComponent } from '../topology/component.js';
 import type { Sink } from './sink.js';
 
 /** schemas/summary.schema.json */
@@ -85,3 +86,10 @@ export async function summarySink(
     },
   };
 }
+
+/** `kind: summary` in a topology's sinks. */
+export const summarySinkComponent: SinkComponent<'summary'> = {
+  kind: 'summary',
+  resolvePaths: (o, abs) => (o.path = abs(o.path)),
+  create: (o) => summarySink(o.path),
+};

@@ -7,6 +7,7 @@ import type { Box } from '../masks/mask.js';
 import type { FrameRecord, GroundTruthObject } from '../record.js';
 import type { Sam2Prompt } from '../models/sam2.js';
 import { contentTypeOf } from './content-type.js';
+import type { SourceComponent } from '../topology/component.js';
 import type { FrameSource } from './source.js';
 
 export interface DatasetEntry {
@@ -92,3 +93,10 @@ export async function datasetReplaySource(options: DatasetReplayOptions): Promis
     close: async () => {},
   };
 }
+
+/** `kind: dataset` in a topology's source: a dataset replayed, paced like a camera when fps > 0. */
+export const datasetSourceComponent: SourceComponent<'dataset'> = {
+  kind: 'dataset',
+  resolvePaths: (o, abs) => (o.path = abs(o.path)),
+  create: (o) => datasetReplaySource(o),
+};

@@ -4,6 +4,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { ConfigError } from '../errors.js';
 import type { FrameRecord } from '../record.js';
 import { contentTypeOf } from './content-type.js';
+import type { SourceComponent } from '../topology/component.js';
 import type { FrameSource } from './source.js';
 
 export interface DirectoryOptions {
@@ -123,3 +124,10 @@ export function directorySource(options: DirectoryOptions): FrameSource {
     close: async () => {},
   };
 }
+
+/** `kind: directory` in a topology's source: a folder's files, then (watch) the ones that appear. */
+export const directorySourceComponent: SourceComponent<'directory'> = {
+  kind: 'directory',
+  resolvePaths: (o, abs) => (o.path = abs(o.path)),
+  create: (o) => directorySource(o),
+};

@@ -3,7 +3,9 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { assertValid } from '../schema/validator.js';
-import type { Topology } from './topology.js';
+import type { SinkComponent, SourceComponent } from './component.js';
+import { SINKS, SOURCES } from './registry.js';
+import type { SinkKind, SourceKind, Topology } from './topology.js';
 
 /**
  * Reads a topology YAML, validates it (every problem listed with its path and how to fix it),
@@ -27,12 +29,8 @@ export async function loadTopology(path: string, overrides: (t: Topology) => voi
   const base = dirname(resolve(path));
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   t.bundle = abs(t.bundle);
-  if (t.source.kind === 'dataset' || t.source.kind === 'directory') t.source.path = abs(t.source.path);
-  if (t.source.kind === 'kafka') t.source.referenceRoots = t.source.referenceRoots.map(abs);
-  for (const s of t.sinks) {
-    if (s.kind === 'jsonl' || s.kind === 'summary') s.path = abs(s.path);
-    if (s.kind === 'annotated-png') s.dir = abs(s.dir);
-  }
+  (SOURCES[t.source.kind] as unknown as SourceComponent<SourceKind>).resolvePaths?.(t.source, abs);
+  for (const s of t.sinks) (SINKS[s.kind] as unknown as SinkComponent<SinkKind>).resolvePaths?.(s, abs);
   if (t.mode === 'live' && t.source.kind === 'dataset' && t.source.fps === 0) {
     throw new ConfigError(`${path}: live mode replays a dataset like a camera: set source.fps > 0`);
   }

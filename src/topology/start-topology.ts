@@ -2,31 +2,23 @@ import { map, type OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import { readBundle } from '../models/bundle.js';
 import { LabelSet } from '../models/label-set.js';
-import { openModelSet, requireHead, warmUp, type ModelSet } from '../models/model-set.js';
+import { openModelSet, warmUp, type ModelSet } from '../models/model-set.js';
+import type { SupervisionOptions } from '../models/inference-client.js';
 import type { SessionOptions } from '../models/session-options.js';
 import { runPipeline, type RunningPipeline } from '../pipeline.js';
 import { releaseIntermediates, type FrameRecord } from '../record.js';
-import { annotatedPngSink } from '../sinks/annotated-png-sink.js';
-import { consoleProgressSink } from '../sinks/console-progress-sink.js';
-import { jsonlSink } from '../sinks/jsonl-sink.js';
 import type { Sink } from '../sinks/sink.js';
-import { summarySink } from '../sinks/summary-sink.js';
-import { datasetReplaySource } from '../sources/dataset-replay-source.js';
-import { directorySource } from '../sources/directory-source.js';
 import type { FrameSource } from '../sources/source.js';
-import { branchesStage } from '../stages/branches.js';
-import { cropEmbedStage } from '../stages/crop-embed.js';
 import { decodeStage } from '../stages/decode.js';
-import { fusionStage } from '../stages/fusion.js';
-import { projectionStage } from '../stages/projection.js';
 import { sam2Stage } from '../stages/sam2.js';
 import { similarityStage } from '../stages/similarity.js';
-import { kafkaSink } from '../kafka/kafka-sink.js';
 import { followLabelControl } from '../kafka/label-control.js';
-import { kafkaSource } from '../kafka/kafka-source.js';
 import { liveSource } from '../sources/live-source.js';
 import { PipelineMetrics } from '../telemetry/pipeline-metrics.js';
-import type { SinkSpec, Topology } from './topology.js';
+import type { BuildContext, SinkComponent, SourceComponent } from './component.js';
+import type { EmbedderComponent, EmbedderKind } from './embedders.js';
+import { EMBEDDERS, SINKS, SOURCES } from './registry.js';
+import type { SinkKind, SinkSpec, SourceKind, SourceSpec, Topology } from './topology.js';
 
 export interface StartOptions {
   /** Replaces the topology's source (tests, `ogclip embed`). */
@@ -55,18 +47,20 @@ export function sessionOptionsOf(t: Topology): SessionOptions {
   };
 }
 
+export function supervisionOf(t: Topology): SupervisionOptions {
+  return { requestTimeoutMs: t.runtime.requestTimeoutMs, maxConsecutiveRestarts: t.runtime.maxWorkerRestarts };
+}
+
 /**
  * The similarity stage of a topology: its `similarity` settings, with the logit scale of the
  * embedder's text space (the head's for object-guided, CLIP's for crop). The demo tuner
  * (bench/tune-automatic.ts) re-applies it to collected records, one similarity setting at a time.
  */
 export function similarityStageOf(t: Topology, models: ModelSet, labels: LabelSet): OperatorFunction<FrameRecord, FrameRecord> {
-  const m = models.bundle.manifest;
-  const logitScale = t.embedder === 'object-guided' ? (m.head?.logit_scale ?? 100) : (m.clip.logit_scale ?? 100);
   return similarityStage({
     labels,
     score: t.similarity.score,
-    logitScale,
+    logitScale: embedder(t).logitScale(models),
     scoreThreshold: t.similarity.threshold,
     topK: t.similarity.topK,
     maskNmsThresh: t.similarity.maskNmsThresh,
@@ -85,17 +79,8 @@ export function buildStages(t: Topology, models: ModelSet, labels: LabelSet): Op
     }),
     sam2Stage({ model: models.sam2, mode: t.sam2.mode, automatic: t.sam2, batch }),
   ];
-  if (t.embedder === 'object-guided') {
-    const head = requireHead(models);
-    stages.push(
-      branchesStage({ head, clipVision: models.clipVision, batch }),
-      fusionStage({ head, batch }),
-      projectionStage({ head, batch }),
-    );
-  } else {
-    stages.push(cropEmbedStage({ clipVision: models.clipVision, crop: models.cropBaseline, batch }));
-  }
   stages.push(
+    ...embedder(t).stages(models, batch),
     similarityStageOf(t, models, labels),
     // Sinks need the pixels and masks only: the model inputs go before the frame waits on them.
     map((r: FrameRecord) => {
@@ -106,49 +91,11 @@ export function buildStages(t: Topology, models: ModelSet, labels: LabelSet): Op
   return stages;
 }
 
-async function buildSink(spec: SinkSpec, total: number | undefined): Promise<Sink> {
-  switch (spec.kind) {
-    case 'jsonl':
-      return jsonlSink(spec.content, spec.path);
-    case 'annotated-png':
-      return annotatedPngSink(spec);
-    case 'summary':
-      return summarySink(spec.path);
-    case 'console':
-      return consoleProgressSink(process.stderr, spec.everyMs, total);
-    case 'kafka':
-      return kafkaSink(spec);
-  }
-}
-
-function buildSource(
-  t: Topology,
-  log: (line: string) => void,
-  metrics: PipelineMetrics,
-): Promise<FrameSource & { size?: number }> | FrameSource {
-  const s = t.source;
-  switch (s.kind) {
-    case 'dataset':
-      return datasetReplaySource(s);
-    case 'directory':
-      return directorySource(s);
-    case 'kafka':
-      return kafkaSource({
-        ...s,
-        references: {
-          referenceRoots: s.referenceRoots,
-          allowHttp: s.allowHttpReferences,
-          maxBytes: t.decode.maxBytes,
-          httpTimeoutMs: 10_000,
-        },
-        maxQueued: t.maxInFlight,
-        mode: t.mode,
-        stalenessMs: t.live.stalenessMs,
-        onDrop: (_r, why) => metrics.dropped(why),
-        log,
-      });
-  }
-}
+// The registries' entries are typed per kind; a spec's kind picks its entry (the correlation
+// between the two is what the mapped types in registry.ts guarantee).
+const embedder = (t: Topology): EmbedderComponent<EmbedderKind> => EMBEDDERS[t.embedder];
+const sourceOf = (spec: SourceSpec) => SOURCES[spec.kind] as unknown as SourceComponent<SourceKind>;
+const sinkOf = (spec: SinkSpec) => SINKS[spec.kind] as unknown as SinkComponent<SinkKind>;
 
 /** Brokers of the label control topic: the Kafka source's, else the first Kafka sink's. */
 function controlBrokers(t: Topology): string[] | undefined {
@@ -158,7 +105,7 @@ function controlBrokers(t: Topology): string[] | undefined {
 
 /** Opens the bundle, builds the stages, source and sinks of a topology, and starts it. */
 export async function startTopology(t: Topology, options: StartOptions = {}): Promise<StartedTopology> {
-  const models = options.models ?? (await openModelSet(await readBundle(t.bundle), sessionOptionsOf(t)));
+  const models = options.models ?? (await openModelSet(await readBundle(t.bundle), sessionOptionsOf(t), supervisionOf(t)));
   const owned = !options.models;
   try {
     if (owned) await warmUp(models);
@@ -166,9 +113,9 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
     const stages = buildStages(t, models, labels);
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     const metrics = new PipelineMetrics();
-    let source = options.source ?? (await buildSource(t, log, metrics));
-    // Kafka does live mode itself (inside its fetch loop); other sources get the wrapper.
-    if (t.mode === 'live' && t.source.kind !== 'kafka' && !options.source)
+    const context: BuildContext = { topology: t, log, metrics };
+    let source = options.source ?? (await sourceOf(t.source).create(t.source, context));
+    if (t.mode === 'live' && !sourceOf(t.source).handlesLiveMode && !options.source)
       source = liveSource(source, t.live.stalenessMs, (_r, why) => metrics.dropped(why));
     let control: { close(): Promise<void> } | undefined;
     if (t.labels.controlTopic) {
@@ -176,9 +123,9 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
       if (!brokers) throw new ConfigError('labels.controlTopic needs Kafka brokers: use a kafka source or a kafka sink');
       control = await followLabelControl({ brokers, topic: t.labels.controlTopic, labels, log });
     }
-    const total = (source as { size?: number }).size;
+    const frames = (source as { size?: number }).size;
     const sinks: Sink[] = [];
-    for (const spec of t.sinks) sinks.push(await buildSink(spec, total));
+    for (const spec of t.sinks) sinks.push(await sinkOf(spec).create(spec, { ...context, ...(frames === undefined ? {} : { frames }) }));
     sinks.push(...(options.extraSinks ?? []));
     const m = models.bundle.manifest;
     const running = runPipeline({
