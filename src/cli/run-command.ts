@@ -20,6 +20,13 @@ export function registerRun(program: Command): void {
         throw err;
       });
       telemetry.setReady(true);
+      // Not ready while a dead inference worker is replaced (its frames wait, none is lost);
+      // failed, with the reason on /healthz, once the runtime gives up.
+      running.models.worker.onStatus((status, why) => {
+        if (status === 'failed') telemetry.setFailed(`inference runtime failed: ${why ?? 'unknown'}`);
+        else telemetry.setReady(status === 'running');
+        if (status !== 'running') process.stderr.write(`ogclip: inference worker ${status}: ${why ?? ''}\n`);
+      });
       const stop = () => {
         process.stderr.write('ogclip: stopping: finishing frames in flight\n');
         running.stop();

@@ -4,7 +4,7 @@ import { access } from 'node:fs/promises';
 import { CLIP_MEAN, CLIP_STD, SAM2_MEAN, SAM2_STD, dtypeFile, type Bundle, type BundleManifest, type ModelDtype } from './bundle.js';
 import { ClipText, ClipTokenizer, ClipVision, JOINT_VISION_TOKENS, clipTextChoice, clipVisionChoice } from './clip.js';
 import { HeadPart, fusionSpec, maskBranchSpec, objectBranchSpec, projectionSpec } from './head.js';
-import { InferenceClient } from './inference-client.js';
+import { InferenceClient, defaultSupervision, type SupervisionOptions } from './inference-client.js';
 import { OnnxModel, type SpecFor } from './onnx-model.js';
 import { OnnxCommunitySam2, onnxCommunityDecoderSpec, onnxCommunityEncoderSpec } from './sam2-onnx-community.js';
 import type { Sam2Model } from './sam2.js';
@@ -40,9 +40,13 @@ export interface ModelSet {
   dispose(): Promise<void>;
 }
 
-export async function openModelSet(bundle: Bundle, options: SessionOptions = defaultSessionOptions): Promise<ModelSet> {
+export async function openModelSet(
+  bundle: Bundle,
+  options: SessionOptions = defaultSessionOptions,
+  supervision: SupervisionOptions = defaultSupervision,
+): Promise<ModelSet> {
   const m = bundle.manifest;
-  const worker = InferenceClient.start();
+  const worker = InferenceClient.start(supervision);
   const opened: { dispose(): Promise<void> }[] = [];
   const open = async (section: 'sam2' | 'clip' | 'head', rel: string, dtype: ModelDtype, spec: SpecFor) => {
     const path = await modelFile(bundle, section, rel, dtype);

@@ -114,6 +114,14 @@ export interface Topology {
     intraOpNumThreads: number;
     interOpNumThreads: number;
     graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+    /**
+     * an inference request unanswered this long means the worker hangs: it is terminated, restarted and its requests sent again
+     */
+    requestTimeoutMs: number;
+    /**
+     * inference worker deaths in a row (nothing answered in between) before the run stops with an error; a request that kills the worker twice fails alone, as a dead letter
+     */
+    maxWorkerRestarts: number;
   };
   /**
    * @minItems 1
