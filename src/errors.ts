@@ -14,6 +14,12 @@ export class OgclipError extends Error {
 /** A topology, bundle manifest or option that cannot work; the message says what to fix. */
 export class ConfigError extends OgclipError {}
 
+/**
+ * A failure that no single frame caused (the inference runtime is gone): stages let it end the
+ * run instead of turning every frame into a dead letter, so unfinished frames are not committed.
+ */
+export class RunFailedError extends OgclipError {}
+
 /** A model file that does not match what its adapter expects. */
 export class ModelFormatError extends OgclipError {}
 

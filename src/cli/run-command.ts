@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadTopology } from '../topology/load-topology.js';
+import { reportRuntimeHealth } from '../telemetry/runtime-health.js';
 import { startTelemetry } from '../telemetry/start-telemetry.js';
 import { startTopology } from '../topology/start-topology.js';
 
@@ -20,13 +21,7 @@ export function registerRun(program: Command): void {
         throw err;
       });
       telemetry.setReady(true);
-      // Not ready while a dead inference worker is replaced (its frames wait, none is lost);
-      // failed, with the reason on /healthz, once the runtime gives up.
-      running.models.worker.onStatus((status, why) => {
-        if (status === 'failed') telemetry.setFailed(`inference runtime failed: ${why ?? 'unknown'}`);
-        else telemetry.setReady(status === 'running');
-        if (status !== 'running') process.stderr.write(`ogclip: inference worker ${status}: ${why ?? ''}\n`);
-      });
+      reportRuntimeHealth(running.models.worker, telemetry, (line) => process.stderr.write(`ogclip: ${line}\n`));
       const stop = () => {
         process.stderr.write('ogclip: stopping: finishing frames in flight\n');
         running.stop();

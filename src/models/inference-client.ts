@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { OgclipError } from '../errors.js';
+import { OgclipError, RunFailedError } from '../errors.js';
 import type { TensorMeta, WorkerReply, WorkerRequest } from './inference-protocol.js';
 import type { SessionOptions } from './session-options.js';
 import type { Feeds, Outputs } from './tensor.js';
@@ -18,7 +18,7 @@ export interface RemoteSession {
  * allowed. Not a problem of one frame: a stage that sees it ends the run (nothing unfinished is
  * committed) instead of turning frames into dead letters.
  */
-export class InferenceRuntimeError extends OgclipError {}
+export class InferenceRuntimeError extends RunFailedError {}
 
 /** running: serving; restarting: a new worker is loading the sessions again; failed: given up. */
 export type RuntimeStatus = 'running' | 'restarting' | 'failed';
@@ -45,6 +45,7 @@ interface Request {
   readonly resolve: (r: Ok) => void;
   readonly reject: (e: Error) => void;
   timer?: NodeJS.Timeout;
+  why?: string; // why the worker died running it alone
 }
 
 /**
@@ -69,6 +70,12 @@ export class InferenceClient {
   #suspects: Request[] = [];
   /** The suspect sent alone to the new worker: if the worker dies now, this request did it. */
   #replaying: Request | undefined;
+  /**
+   * Requests the worker died on twice, the second time alone. They fail as bad input once the
+   * runtime shows it works without them (the next answer, or nothing else to do); if it fails
+   * instead, they fail with it and stay uncommitted: they were not proven guilty.
+   */
+  #blamed: Request[] = [];
   #hung: string | undefined;
   #status: RuntimeStatus = 'running';
   #consecutiveDeaths = 0;
@@ -186,6 +193,7 @@ export class InferenceClient {
     if (r === this.#replaying) this.#replaying = undefined;
     if (reply.ok) {
       this.#consecutiveDeaths = 0;
+      this.#convictBlamed();
       r.resolve(reply);
     } else {
       r.reject(new OgclipError(reply.error));
@@ -205,6 +213,14 @@ export class InferenceClient {
     const waiting = this.#waiting;
     this.#waiting = [];
     for (const r of waiting) this.#send(r);
+    if (this.#inFlight.size === 0) this.#convictBlamed(); // nothing else will tell
+  }
+
+  #convictBlamed(): void {
+    const blamed = this.#blamed;
+    this.#blamed = [];
+    for (const r of blamed)
+      r.reject(new OgclipError(`the inference worker died twice running this request, the second time alone (${r.why})`));
   }
 
   #onExit(from: Worker, exitReason: string): void {
@@ -216,9 +232,12 @@ export class InferenceClient {
     for (const r of held) clearTimeout(r.timer);
     const culprit = this.#replaying;
     this.#replaying = undefined;
-    // Sent alone after a death, and the worker died again: this request did it, twice. Its
-    // frame fails (a dead letter with the reason); the others are sent again.
-    culprit?.reject(new OgclipError(`the inference worker died twice running this request (${why})`));
+    // Sent alone after a death, and the worker died again: this request did it, twice, unless
+    // the worker dies on everything (then the runtime fails below, and the request with it).
+    if (culprit) {
+      culprit.why = why;
+      this.#blamed.push(culprit);
+    }
     this.#suspects = [...held.filter((r) => r !== culprit), ...this.#suspects];
     this.#consecutiveDeaths++;
     if (this.#consecutiveDeaths > this.#options.maxConsecutiveRestarts) {
@@ -291,7 +310,8 @@ export class InferenceClient {
   }
 
   #failAll(err: Error): void {
-    const all = [...this.#inFlight.values(), ...this.#suspects, ...this.#waiting];
+    const all = [...this.#inFlight.values(), ...this.#suspects, ...this.#waiting, ...this.#blamed];
+    this.#blamed = [];
     this.#inFlight.clear();
     this.#suspects = [];
     this.#waiting = [];

@@ -1,4 +1,5 @@
 import { concatMap, from, type OperatorFunction } from 'rxjs';
+import { RunFailedError } from '../errors.js';
 import { fail, type FrameRecord, type StageName } from '../record.js';
 import { batchBySizeAndTime, type BatchOptions } from './batch-by-size-and-time.js';
 import { mapConcurrentOrdered } from './map-concurrent-ordered.js';
@@ -15,6 +16,7 @@ export interface InferOptions extends BatchOptions {
  * The skeleton of every model stage: micro-batch the records, skip the ones that already
  * failed, run inference, and turn a thrown error into an error on each record of the batch
  * (data for the dead-letter sink) instead of an error that would end the stream. Order is kept.
+ * Only a RunFailedError (the runtime itself is gone) ends the stream.
  */
 export function inferInBatches(options: InferOptions): OperatorFunction<FrameRecord, FrameRecord> {
   const { stage, run, scheduler } = options;
@@ -30,6 +32,7 @@ export function inferInBatches(options: InferOptions): OperatorFunction<FrameRec
           try {
             await run(healthy);
           } catch (err) {
+            if (err instanceof RunFailedError) throw err; // not these frames' fault: the run ends, they stay uncommitted
             for (const r of healthy) fail(r, stage, 'inference-failed', (err as Error).message ?? String(err));
           }
           const dt = now() - t0;

@@ -13,6 +13,8 @@ export const METRICS = {
   frameLatency: 'ogclip.frame.duration', // histogram ms, source read -> all sinks written
   inFlight: 'ogclip.frames.in_flight', // gauge
   lag: 'ogclip.consumer.lag', // gauge {partition}
+  workerRestarts: 'ogclip.inference.worker_restarts', // gauge: inference workers replaced since start
+  runtimeUp: 'ogclip.inference.up', // gauge: 1 running, 0 restarting or failed
 } as const;
 
 /**
@@ -47,7 +49,15 @@ export class PipelineMetrics {
   }
 
   /** Gauges read on each scrape. */
-  observe(inFlight: () => number, lag: () => Record<string, number> = () => ({})): void {
+  observe(
+    inFlight: () => number,
+    lag: () => Record<string, number> = () => ({}),
+    runtime?: { readonly restarts: number; readonly status: string },
+  ): void {
+    if (runtime) {
+      this.#meter.createObservableGauge(METRICS.workerRestarts).addCallback((r) => r.observe(runtime.restarts));
+      this.#meter.createObservableGauge(METRICS.runtimeUp).addCallback((r) => r.observe(runtime.status === 'running' ? 1 : 0));
+    }
     this.#meter.createObservableGauge(METRICS.inFlight).addCallback((r) => r.observe(inFlight()));
     this.#meter.createObservableGauge(METRICS.lag).addCallback((r) => {
       for (const [partition, value] of Object.entries(lag())) r.observe(value, { partition });

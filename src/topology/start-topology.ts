@@ -144,6 +144,7 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
     metrics.observe(
       () => running.gate.inFlight,
       () => (source as { stats?: { lag: Record<string, number> } }).stats?.lag ?? {},
+      models.worker,
     );
     const done = running.done.finally(async () => {
       await control?.close();

@@ -4,7 +4,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { WorkerRequest } from '../../src/models/inference-protocol.js';
 
 export interface FlakyCue {
-  readonly runs: SharedArrayBuffer; // Int32Array(1): run requests seen by all workers so far
+  readonly runs: SharedArrayBuffer; // Int32Array(2): run requests seen by all workers so far, workers started
+  readonly restartDelayMs?: number; // a restarted worker takes this long before it answers (a slow model load)
   readonly exitOnRun?: readonly number[]; // 1-based run counts at which the worker exits
   readonly hangOnRun?: readonly number[]; // ... at which it blocks its thread for good
   readonly exitOnValue?: number; // exit whenever a feed starts with this value (a "poison" input)
@@ -24,10 +25,13 @@ parentPort?.on('message', (req: WorkerRequest) => {
   if (req.kind !== 'run') return;
   const n = Atomics.add(runs, 0, 1) + 1;
   if (cue.exitAlways || cue.exitOnRun?.includes(n)) process.exit(3);
-  if (Object.values(req.feeds).some((f) => f.type === 'float32' && f.data[0] === cue.exitOnValue)) process.exit(4);
+  const poison = cue.exitOnValue;
+  if (poison !== undefined && Object.values(req.feeds).some((f) => f.type === 'float32' && f.data[0] === poison)) process.exit(4);
   if (cue.hangOnRun?.includes(n)) for (;;); // only terminate() ends this thread now
 });
 
+const started = Atomics.add(runs, 1, 1) + 1;
 await import('../../src/models/inference-worker.js');
+if (started > 1 && cue.restartDelayMs) await new Promise((r) => setTimeout(r, cue.restartDelayMs));
 listening = true;
 for (const req of early) (parentPort as unknown as { emit(event: 'message', value: unknown): void }).emit('message', req);
