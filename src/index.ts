@@ -6,7 +6,11 @@ export { runPipeline, type PipelineOptions, type RunningPipeline } from './pipel
 export { loadTopology } from './topology/load-topology.js';
 export { defaultTopology } from './topology/default-topology.js';
 export { startTopology, buildStages, type StartOptions, type StartedTopology } from './topology/start-topology.js';
-export type { Topology, SourceSpec, SinkSpec } from './topology/topology.js';
+export type { Topology, SourceSpec, SinkSpec, SourceKind, SinkKind } from './topology/topology.js';
+// The components a topology names, by kind, and what a new one implements.
+export { SOURCES, SINKS, EMBEDDERS } from './topology/registry.js';
+export type { SourceComponent, SinkComponent, BuildContext, PathResolver } from './topology/component.js';
+export type { EmbedderComponent, EmbedderKind } from './topology/embedders.js';
 
 // Records and errors.
 export type {
@@ -27,12 +31,20 @@ export type {
   GroundTruthObject,
   StageName,
 } from './record.js';
-export { OgclipError, ConfigError, ModelFormatError, type FrameErrorCode } from './errors.js';
+export { objectsAt, imageOf, isAt, embeddingOf, labelsOf, fail } from './record.js';
+export { OgclipError, ConfigError, ModelFormatError, RunFailedError, type FrameErrorCode } from './errors.js';
 
 // Models.
 export { readBundle, type Bundle, type BundleManifest, type ModelDtype } from './models/bundle.js';
 export { openModelSet, requireHead, warmUp, type ModelSet, type ObjectGuidedHead } from './models/model-set.js';
 export type { Sam2Prompt } from './models/sam2.js';
+export {
+  InferenceClient,
+  InferenceRuntimeError,
+  defaultSupervision,
+  type RuntimeStatus,
+  type SupervisionOptions,
+} from './models/inference-client.js';
 
 // Stages: each a factory that checks its options and returns an RxJS operator on FrameRecord.
 export { decodeStage, defaultDecodeLimits, type DecodeOptions } from './stages/decode.js';

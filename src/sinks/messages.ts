@@ -1,48 +1,12 @@
 import { encodeRle, type Rle } from '../masks/rle.js';
 import { embeddingOf, labelsOf, recordKey, type FrameError, type FrameOrigin, type FrameRecord } from '../record.js';
+import type { DeadLetterMessage } from '../schema/types/dead-letter.js';
+import type { DetectionsMessage } from '../schema/types/detections.js';
+import type { ObjectsMessage } from '../schema/types/objects.js';
 import type { SinkContext } from './sink.js';
 
-/** Fields every per-frame output message starts with. */
-interface FrameHeader {
-  key: string;
-  stream_id: string;
-  frame_id: string;
-  timestamp: number;
-  model: { name: string; version: string };
-  width: number;
-  height: number;
-  traceparent?: string;
-}
-
-/** schemas/objects.schema.json */
-export interface ObjectsMessage extends FrameHeader {
-  objects: {
-    id: number;
-    box: [number, number, number, number];
-    mask: Rle;
-    score: number;
-    embedding: string; // base64 of little-endian float32
-    labels: { label: string; score: number }[];
-  }[];
-}
-
-/** schemas/detections.schema.json */
-export interface DetectionsMessage extends FrameHeader {
-  detections: { object_id: number; label: string; score: number; box: [number, number, number, number]; mask: Rle }[];
-}
-
-/** schemas/dead-letter.schema.json (JSONL form; Kafka puts the error in headers instead). */
-export interface DeadLetterMessage {
-  key: string;
-  stream_id: string;
-  frame_id: string;
-  error: FrameError;
-  origin: FrameOrigin;
-  content_type?: string;
-  payload_base64: string;
-  headers?: Record<string, string>;
-  failed_at: string;
-}
+// The message types are generated from schemas/ (src/schema/types/), the one statement of their fields.
+export type { DeadLetterMessage, DetectionsMessage, ObjectsMessage };
 
 export function float32Base64(v: Float32Array): string {
   const buf = Buffer.alloc(v.length * 4);
@@ -58,6 +22,9 @@ export function base64Float32(s: string): Float32Array {
 }
 
 const round = (x: number, digits = 5) => Number(x.toFixed(digits));
+
+/** Fields every per-frame output message starts with. */
+type FrameHeader = Omit<ObjectsMessage, 'objects'>;
 
 function frameHeader(r: FrameRecord, ctx: SinkContext): FrameHeader {
   return {

@@ -2,22 +2,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { matchDetections } from '../eval/match-detections.js';
 import type { SinkComponent } from '../topology/component.js';
+import type { RunSummary } from '../schema/types/summary.js';
 import type { Sink } from './sink.js';
 
-/** schemas/summary.schema.json */
-export interface RunSummary {
-  frames: number;
-  objects: number;
-  detections: number;
-  dead_letters: number;
-  dead_letter_reasons: Record<string, number>;
-  precision: number | null; // null without ground truth
-  recall: number | null;
-  frames_per_second: number;
-  seconds: number;
-  mean_stage_ms: Record<string, number>;
-  model: string;
-}
+export type { RunSummary };
 
 /**
  * Counts what went through and, when frames carry ground truth (dataset replay), scores the
