@@ -1,5 +1,5 @@
-import { encodeRle, type Rle } from '../masks/rle.js';
-import { embeddingOf, labelsOf, recordKey, type FrameError, type FrameOrigin, type FrameRecord } from '../record.js';
+import { encodeRle } from '../masks/rle.js';
+import { embeddingOf, labelsOf, recordKey, type FrameRecord } from '../record.js';
 import type { DeadLetterMessage } from '../schema/types/dead-letter.js';
 import type { DetectionsMessage } from '../schema/types/detections.js';
 import type { ObjectsMessage } from '../schema/types/objects.js';
