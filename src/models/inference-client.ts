@@ -2,15 +2,39 @@ import { Worker } from 'node:worker_threads';
 import { OgclipError, RunFailedError } from '../errors.js';
 import type { TensorMeta, WorkerReply, WorkerRequest } from './inference-protocol.js';
 import type { SessionOptions } from './session-options.js';
-import type { Feeds, Outputs } from './tensor.js';
+import type { KeptTensor, Outputs, RunFeeds, TensorInfo } from './tensor.js';
 
 /** A session living in the worker; runs are queued there one at a time. */
 export interface RemoteSession {
   readonly path: string;
   readonly inputs: readonly TensorMeta[];
   readonly outputs: readonly TensorMeta[];
-  run(feeds: Feeds, outputs: readonly string[]): Promise<Outputs>;
+  run(feeds: RunFeeds, outputs: readonly string[]): Promise<Outputs>;
+  /**
+   * Runs and keeps the outputs `keep` in the worker instead of sending them back. Without
+   * `items`, one handle holds them; with `items`, the outputs have that many items on axis 0
+   * (a batch) and handle i holds item i of each, so that each is fed and dropped on its own.
+   * The feeds are remembered, not copied, while a handle lives (to make it again on a new
+   * worker): they must not be changed until every handle is dropped.
+   */
+  runKeeping(feeds: RunFeeds, keep: readonly string[], items?: number): Promise<TensorHandle[]>;
   release(): Promise<void>;
+}
+
+/**
+ * Outputs a run kept in the inference worker. Later runs are fed them by reference (`feed`), so
+ * that their values do not cross the thread boundary again. Survives a worker restart: the run
+ * that made it is run again on the new worker. Drop it once it is no longer needed.
+ */
+export interface TensorHandle {
+  /** Each kept output's type and dims (one item's with `items`: dims[0] is 1); the values stay in the worker. */
+  readonly outputs: Readonly<Record<string, TensorInfo>>;
+  /** A feed referencing the kept output `name`. */
+  feed(name: string): KeptTensor;
+  /** Copies kept outputs back from the worker (tests, debugging); the handle stays. */
+  read(names?: readonly string[]): Promise<Outputs>;
+  /** Frees the outputs in the worker and the run remembered to make them again; idempotent. */
+  drop(): void;
 }
 
 /**
@@ -35,9 +59,38 @@ export interface SupervisionOptions {
 
 export const defaultSupervision: SupervisionOptions = { requestTimeoutMs: 120_000, maxConsecutiveRestarts: 3 };
 
+interface Keep {
+  readonly outputs: readonly string[];
+  readonly handles: readonly number[]; // client-named: the worker keeps them under these ids
+  readonly perItem: boolean;
+}
+
 type Body =
-  { kind: 'load'; path: string; options: SessionOptions } | { kind: 'run'; session: number; feeds: Feeds; outputs: readonly string[] };
+  | { kind: 'load'; path: string; options: SessionOptions }
+  | { kind: 'run'; session: number; feeds: RunFeeds; outputs: readonly string[]; keep?: Keep }
+  | { kind: 'read'; handle: number; outputs: readonly string[] };
 type Ok = WorkerReply & { ok: true };
+
+/**
+ * A live handle: the run that made it (its session by client id, its feeds, what it kept), to
+ * run again on a restarted worker; or why that is no longer possible. One recipe serves every
+ * handle of a batch run and is forgotten with the last of them.
+ */
+type Held = { readonly recipe: Body & { kind: 'run'; keep: Keep } } | { readonly lost: string };
+
+/** The handles whose kept tensors feeds reference. */
+function keptIn(feeds: RunFeeds): number[] {
+  return Object.values(feeds).flatMap((f) => (f.type === 'kept' ? [f.handle] : []));
+}
+
+/** Bytes a message's tensors copy to the worker: a typed array is cloned with its whole buffer (a view too). */
+function postedBytesOf(feeds: RunFeeds): number {
+  const buffers = new Set<ArrayBufferLike>();
+  for (const f of Object.values(feeds)) if (f.type !== 'kept') buffers.add(f.data.buffer);
+  let n = 0;
+  for (const b of buffers) n += b.byteLength;
+  return n;
+}
 
 interface Request {
   readonly id: number;
@@ -56,6 +109,12 @@ interface Request {
  * kills the worker by itself is found: it alone fails (its frame becomes a dead letter) and the
  * others go through. After `maxConsecutiveRestarts` deaths with nothing answered in between,
  * every request fails with InferenceRuntimeError.
+ *
+ * Outputs kept in the worker (RemoteSession.runKeeping) die with it. For each live handle the
+ * client remembers the run that made it, runs those again on the new worker (in the order they
+ * were made, after loading the sessions and before sending the held requests again) under the
+ * same handle ids, so references stay valid. A handle that cannot be made again (its session was
+ * released, or the run now fails) fails the requests that reference it, naming why.
  */
 export class InferenceClient {
   readonly #options: SupervisionOptions;
@@ -80,6 +139,10 @@ export class InferenceClient {
   #status: RuntimeStatus = 'running';
   #consecutiveDeaths = 0;
   #restarts = 0;
+  /** Live kept handles (client ids, which are also the worker's), in the order they were made. */
+  readonly #handles = new Map<number, Held>();
+  #nextHandle = 1;
+  #postedBytes = 0;
   #nextId = 1;
   #nextSession = 1;
   #closed = false;
@@ -108,6 +171,19 @@ export class InferenceClient {
     return this.#restarts;
   }
 
+  /**
+   * Bytes of tensor values posted to the workers so far (feeds of runs, and of runs made again
+   * after a restart), counting each typed array's whole buffer, which is what a post copies.
+   */
+  get postedBytes(): number {
+    return this.#postedBytes;
+  }
+
+  /** Kept handles not yet dropped. */
+  get keptHandles(): number {
+    return this.#handles.size;
+  }
+
   /** Called on every status change, with the reason for a restart or a failure. */
   onStatus(listener: (s: RuntimeStatus, why?: string) => void): () => void {
     this.#listeners.add(listener);
@@ -122,10 +198,18 @@ export class InferenceClient {
       path,
       inputs: reply.inputs ?? [],
       outputs: reply.outputs ?? [],
-      // Feeds are copied, not transferred: callers reuse them (one frame's SAM embeddings
-      // feed several prompt batches), and a request may have to be sent again. Outputs come
-      // back transferred.
+      // Feeds are copied, not transferred: callers may reuse them, and a request may have to be
+      // sent again. Outputs come back transferred. What is fed to several runs (one frame's SAM
+      // embeddings feed every prompt batch) is kept in the worker instead: runKeeping.
       run: async (feeds, outputs) => (await this.#request({ kind: 'run', session, feeds, outputs })).result ?? {},
+      runKeeping: async (feeds, keep, items) => {
+        if (items !== undefined && !(Number.isInteger(items) && items >= 1)) throw new RangeError(`items must be >= 1, got ${items}`);
+        const handles = Array.from({ length: items ?? 1 }, () => this.#nextHandle++);
+        const k: Keep = { outputs: [...keep], handles, perItem: items !== undefined };
+        const reply = await this.#request({ kind: 'run', session, feeds, outputs: [], keep: k });
+        const info = reply.kept ?? {};
+        return handles.map((h) => this.#handle(h, info));
+      },
       release: async () => {
         const held = this.#sessions.get(session);
         this.#sessions.delete(session);
@@ -141,6 +225,40 @@ export class InferenceClient {
     this.#closed = true;
     this.#failAll(new OgclipError('inference worker is closed'));
     await this.#worker.terminate();
+  }
+
+  #handle(id: number, outputs: Readonly<Record<string, TensorInfo>>): TensorHandle {
+    return {
+      outputs,
+      feed: (output) => {
+        if (!(output in outputs)) throw new RangeError(`handle ${id} keeps ${Object.keys(outputs).join(', ')}, not ${output}`);
+        return { type: 'kept', handle: id, output };
+      },
+      read: async (names = Object.keys(outputs)) => (await this.#request({ kind: 'read', handle: id, outputs: names })).result ?? {},
+      drop: () => {
+        if (!this.#handles.delete(id) || this.#closed || this.#status === 'failed') return;
+        // Posted to the current worker even while it restarts: a run making the handle again
+        // either leaves it out (not sent yet) or is followed by a drop of its own (#remake).
+        this.#worker.postMessage({ kind: 'drop', id: 0, handles: [id] } satisfies WorkerRequest);
+      },
+    };
+  }
+
+  /** Why kept tensors that `feeds` (or a read) reference cannot be used, if they cannot. */
+  #unusable(handles: Iterable<number>): string | undefined {
+    for (const h of handles) {
+      const held = this.#handles.get(h);
+      if (!held) return `kept tensors of handle ${h} were dropped`;
+      if ('lost' in held) return held.lost;
+    }
+    return undefined;
+  }
+
+  #remember(body: Body & { kind: 'run' }): void {
+    const keep = body.keep;
+    if (!keep) return;
+    const recipe = { ...body, keep };
+    for (const h of keep.handles) this.#handles.set(h, { recipe });
   }
 
   #spawn(): Worker {
@@ -164,14 +282,27 @@ export class InferenceClient {
     });
   }
 
-  #send(r: Request): void {
+  /** Posts a request to the current worker; false when it failed at once instead (released session, dropped handle). */
+  #send(r: Request): boolean {
     let msg: WorkerRequest;
-    if (r.body.kind === 'run') {
-      const held = this.#sessions.get(r.body.session);
-      if (!held) return r.reject(new OgclipError(`session ${r.body.session} was released`));
-      msg = { kind: 'run', id: r.id, session: held.inWorker, feeds: r.body.feeds, outputs: r.body.outputs };
+    const b = r.body;
+    const refuse = (why: string) => {
+      r.reject(new OgclipError(why));
+      return false;
+    };
+    if (b.kind === 'run') {
+      const held = this.#sessions.get(b.session);
+      if (!held) return refuse(`session ${b.session} was released`);
+      const unusable = this.#unusable(keptIn(b.feeds));
+      if (unusable) return refuse(unusable);
+      msg = { kind: 'run', id: r.id, session: held.inWorker, feeds: b.feeds, outputs: b.outputs, ...(b.keep ? { keep: b.keep } : {}) };
+      this.#postedBytes += postedBytesOf(b.feeds);
+    } else if (b.kind === 'read') {
+      const unusable = this.#unusable([b.handle]);
+      if (unusable) return refuse(unusable);
+      msg = { kind: 'read', id: r.id, handle: b.handle, outputs: b.outputs };
     } else {
-      msg = { kind: 'load', id: r.id, path: r.body.path, options: r.body.options };
+      msg = { kind: 'load', id: r.id, path: b.path, options: b.options };
     }
     this.#inFlight.set(r.id, r);
     const worker = this.#worker;
@@ -182,6 +313,7 @@ export class InferenceClient {
       void worker.terminate();
     }, this.#options.requestTimeoutMs);
     worker.postMessage(msg);
+    return true;
   }
 
   #onReply(from: Worker, reply: WorkerReply): void {
@@ -194,6 +326,7 @@ export class InferenceClient {
     if (reply.ok) {
       this.#consecutiveDeaths = 0;
       this.#convictBlamed();
+      if (r.body.kind === 'run') this.#remember(r.body);
       r.resolve(reply);
     } else {
       r.reject(new OgclipError(reply.error));
@@ -204,11 +337,11 @@ export class InferenceClient {
   /** Sends what may go now: the next suspect alone while recovering, else everything waiting. */
   #pump(): void {
     if (this.#status !== 'running' || this.#closed || this.#replaying) return;
-    const suspect = this.#suspects.shift();
-    if (suspect) {
-      this.#replaying = suspect;
-      this.#send(suspect);
-      return;
+    for (let suspect = this.#suspects.shift(); suspect; suspect = this.#suspects.shift()) {
+      if (this.#send(suspect)) {
+        this.#replaying = suspect;
+        return;
+      }
     }
     const waiting = this.#waiting;
     this.#waiting = [];
@@ -260,8 +393,10 @@ export class InferenceClient {
       for (const [, s] of this.#sessions) {
         s.inWorker = await this.#loadInto(worker, s.path, s.options);
       }
+      await this.#remake(worker, why);
     } catch (err) {
-      if (worker !== this.#worker || this.#closed) return; // it died while loading: #onExit handles it
+      // It died while loading or making kept tensors again: #onExit handles it.
+      if (worker !== this.#worker || this.#closed || this.#status === 'failed') return;
       this.#setStatus('failed', `${why}; the restarted worker could not load the models: ${(err as Error).message}`);
       this.#failAll(
         new InferenceRuntimeError(
@@ -275,23 +410,77 @@ export class InferenceClient {
     this.#pump();
   }
 
-  /** A load sent outside the request queue, while restarting; its reply is matched here. */
-  #loadInto(worker: Worker, path: string, options: SessionOptions): Promise<number> {
-    const id = this.#nextId++;
+  /**
+   * Makes the live kept handles again on a restarted worker, one recipe at a time in the order
+   * they were made (a recipe fed by another handle comes after it), under the same ids. A recipe
+   * that cannot run (session released, a handle it is fed by lost) or fails loses its handles:
+   * the requests that reference them fail with the reason. A death here is a death while
+   * restarting, like one while loading (the error is rethrown for #restart).
+   */
+  async #remake(worker: Worker, why: string): Promise<void> {
+    const recipes = new Set<Extract<Held, { recipe: unknown }>['recipe']>();
+    for (const held of this.#handles.values()) if ('recipe' in held) recipes.add(held.recipe);
+    for (const recipe of recipes) {
+      const live = recipe.keep.handles.filter((h) => this.#handles.has(h));
+      if (live.length === 0) continue;
+      const lose = (reason: string) => {
+        const lost = `kept tensors of handle ${live.join(', ')} were lost with the inference worker (${why}) and cannot be made again: ${reason}`;
+        for (const h of live) if (this.#handles.has(h)) this.#handles.set(h, { lost });
+      };
+      const session = this.#sessions.get(recipe.session);
+      if (!session) {
+        lose(`the session that made them (${recipe.session}) was released`);
+        continue;
+      }
+      const unusable = this.#unusable(keptIn(recipe.feeds));
+      if (unusable) {
+        lose(`a tensor they were made from is gone (${unusable})`);
+        continue;
+      }
+      const keep = { ...recipe.keep, handles: recipe.keep.handles.map((h) => (live.includes(h) ? h : null)) };
+      this.#postedBytes += postedBytesOf(recipe.feeds);
+      try {
+        await this.#direct(
+          worker,
+          { kind: 'run', id: this.#nextId++, session: session.inWorker, feeds: recipe.feeds, outputs: [], keep },
+          `make kept tensors of handle ${live.join(', ')} again`,
+        );
+      } catch (err) {
+        if (worker !== this.#worker || this.#closed || this.#status === 'failed') throw err;
+        lose(`running again failed: ${(err as Error).message}`);
+        continue;
+      }
+      // Dropped while it ran: the worker may have taken the drop before the run stored them
+      // (a run waits for its turn, setImmediate in onnxruntime-node, and other messages go first).
+      const dropped = live.filter((h) => !this.#handles.has(h));
+      if (dropped.length > 0) worker.postMessage({ kind: 'drop', id: 0, handles: dropped } satisfies WorkerRequest);
+    }
+  }
+
+  /** A load sent outside the request queue, while restarting. */
+  async #loadInto(worker: Worker, path: string, options: SessionOptions): Promise<number> {
+    const reply = await this.#direct(worker, { kind: 'load', id: this.#nextId++, path, options }, `load ${path}`);
+    if (reply.session === undefined) throw new OgclipError(`${path}: no session`);
+    return reply.session;
+  }
+
+  /** A request sent outside the request queue, while restarting; its reply is matched here. */
+  #direct(worker: Worker, msg: WorkerRequest, what: string): Promise<Ok> {
+    const id = msg.id;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.#hung = `inference worker did not load ${path} within ${this.#options.requestTimeoutMs} ms`;
+        this.#hung = `inference worker did not ${what} within ${this.#options.requestTimeoutMs} ms`;
         void worker.terminate();
       }, this.#options.requestTimeoutMs);
       const onMessage = (reply: WorkerReply) => {
         if (reply.id !== id) return;
         cleanup();
-        if (reply.ok && reply.session !== undefined) resolve(reply.session);
-        else reject(new OgclipError(reply.ok ? `${path}: no session` : reply.error));
+        if (reply.ok) resolve(reply);
+        else reject(new OgclipError(reply.error));
       };
       const onExit = () => {
         cleanup();
-        reject(new OgclipError('worker exited while loading'));
+        reject(new OgclipError(`worker exited while trying to ${what}`));
       };
       const cleanup = () => {
         clearTimeout(timer);
@@ -300,7 +489,7 @@ export class InferenceClient {
       };
       worker.on('message', onMessage);
       worker.on('exit', onExit);
-      worker.postMessage({ kind: 'load', id, path, options } satisfies WorkerRequest);
+      worker.postMessage(msg);
     });
   }
 
@@ -310,6 +499,7 @@ export class InferenceClient {
   }
 
   #failAll(err: Error): void {
+    this.#handles.clear(); // the runtime is gone: nothing will be made again
     const all = [...this.#inFlight.values(), ...this.#suspects, ...this.#waiting, ...this.#blamed];
     this.#blamed = [];
     this.#inFlight.clear();

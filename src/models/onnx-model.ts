@@ -1,9 +1,9 @@
 import { access } from 'node:fs/promises';
 import { ModelFormatError } from '../errors.js';
 import type { TensorMeta } from './inference-protocol.js';
-import type { InferenceClient, RemoteSession } from './inference-client.js';
+import type { InferenceClient, RemoteSession, TensorHandle } from './inference-client.js';
 import type { SessionOptions } from './session-options.js';
-import type { Feeds, Outputs } from './tensor.js';
+import type { Outputs, RunFeeds } from './tensor.js';
 
 /**
  * Expected tensor: null dims are free (dynamic axes or sizes the bundle declares). A float32
@@ -84,8 +84,27 @@ export class OnnxModel {
     return typeof d === 'number' && d > 0 ? d : undefined;
   }
 
-  run(feeds: Feeds, outputs: readonly string[] = this.spec.outputs.map((o) => o.name).filter((n) => this.hasOutput(n))): Promise<Outputs> {
+  /** Feeds are values, or `handle.feed(name)` references to outputs kept in the worker. */
+  run(
+    feeds: RunFeeds,
+    outputs: readonly string[] = this.spec.outputs.map((o) => o.name).filter((n) => this.hasOutput(n)),
+  ): Promise<Outputs> {
     return this.session.run(feeds, outputs);
+  }
+
+  /**
+   * Runs and keeps the outputs `keep` in the inference worker under one handle, for later runs
+   * to be fed by reference (nothing is sent back). Drop the handle when done. The feeds are
+   * remembered while it lives (to make it again if the worker restarts): do not change them.
+   */
+  async runKeeping(feeds: RunFeeds, keep: readonly string[]): Promise<TensorHandle> {
+    const [handle] = await this.session.runKeeping(feeds, keep);
+    return handle!;
+  }
+
+  /** As runKeeping, for a batch of `items` on axis 0: one handle per item, each dropped on its own. */
+  runKeepingPerItem(feeds: RunFeeds, keep: readonly string[], items: number): Promise<TensorHandle[]> {
+    return this.session.runKeeping(feeds, keep, items);
   }
 
   dispose(): Promise<void> {

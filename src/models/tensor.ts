@@ -6,6 +6,25 @@ export type Tensor =
 export type Feeds = Record<string, Tensor>;
 export type Outputs = Record<string, Tensor>;
 
+/** A tensor's element type and dims without its values: what is known of a kept output. */
+export interface TensorInfo {
+  readonly type: Tensor['type'];
+  readonly dims: readonly number[];
+}
+
+/**
+ * A feed naming an output kept in the inference worker (OnnxModel.runKeeping) instead of
+ * carrying its values: only the handle id and the output name cross the thread boundary.
+ */
+export interface KeptTensor {
+  readonly type: 'kept';
+  readonly handle: number;
+  readonly output: string;
+}
+
+/** What a run may be fed: values, or outputs an earlier run kept in the worker. */
+export type RunFeeds = Record<string, Tensor | KeptTensor>;
+
 export function float32(dims: readonly number[], data: Float32Array): Tensor {
   checkSize(dims, data.length);
   return { type: 'float32', dims, data };

@@ -10,6 +10,11 @@ export interface FlakyCue {
   readonly hangOnRun?: readonly number[]; // ... at which it blocks its thread for good
   readonly exitOnValue?: number; // exit whenever a feed starts with this value (a "poison" input)
   readonly exitAlways?: boolean;
+  /**
+   * The first worker exits on its first run fed a kept tensor (a decoder call after its frame's
+   * encode): what it kept dies with it. Later workers do not.
+   */
+  readonly exitOnKeptFeed?: boolean;
 }
 
 const cue = workerData as FlakyCue;
@@ -28,6 +33,7 @@ parentPort?.on('message', (req: WorkerRequest) => {
   const poison = cue.exitOnValue;
   if (poison !== undefined && Object.values(req.feeds).some((f) => f.type === 'float32' && f.data[0] === poison)) process.exit(4);
   if (cue.hangOnRun?.includes(n)) for (;;); // only terminate() ends this thread now
+  if (cue.exitOnKeptFeed && started === 1 && Object.values(req.feeds).some((f) => f.type === 'kept')) process.exit(5);
 });
 
 const started = Atomics.add(runs, 1, 1) + 1;
