@@ -1,7 +1,7 @@
 import type { OnnxModel, ModelSpec } from './onnx-model.js';
 import type { MaskLogits } from '../masks/mask-logits.js';
-import type { Sam2Embeddings, Sam2Model, Sam2Prompt } from './sam2.js';
-import { float32, floatOutput, int64, type Feeds } from './tensor.js';
+import { embeddingsOf, type Sam2Embeddings, type Sam2Model, type Sam2Prompt } from './sam2.js';
+import { float32, floatOutput, int64, type RunFeeds } from './tensor.js';
 import type { Chw } from '../tensor/image.js';
 
 const EMB = ['image_embeddings.0', 'image_embeddings.1', 'image_embeddings.2'] as const;
@@ -48,16 +48,13 @@ export class OnnxCommunitySam2 implements Sam2Model {
     const plane = 3 * s * s;
     const pix = new Float32Array(frames.length * plane); // [B,3,S,S]
     frames.forEach((f, i) => pix.set(f.data, i * plane));
-    const out = await this.encoder.run({ pixel_values: float32([frames.length, 3, s, s], pix) });
-    return frames.map((_, b) => {
-      const tensors: Sam2Embeddings['tensors'] = {};
-      for (const name of EMB) {
-        const t = floatOutput(out, name); // [B,C,h,w]
-        const per = t.data.length / frames.length;
-        tensors[name] = { dims: [1, ...t.dims.slice(1)], data: t.data.subarray(b * per, (b + 1) * per) };
-      }
-      return { tensors };
-    });
+    // Kept in the worker, one handle per frame ([1,C,h,w] each): nothing comes back here.
+    const handles = await this.encoder.runKeepingPerItem({ pixel_values: float32([frames.length, 3, s, s], pix) }, EMB, frames.length);
+    return handles.map(embeddingsOf);
+  }
+
+  release(emb: Sam2Embeddings): void {
+    emb.handle.drop();
   }
 
   async decode(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits> {
@@ -143,15 +140,12 @@ export class OnnxCommunitySam2 implements Sam2Model {
       });
       if (q.box && withBox) boxes.set([q.box[0] * sx, q.box[1] * sy, q.box[2] * sx, q.box[3] * sy], i * 4);
     });
-    const feeds: Feeds = {
+    const feeds: RunFeeds = {
       input_points: float32([1, p, n, 2], pts),
       input_labels: int64([1, p, n], lab),
     };
     if (this.decoder.hasInput('input_boxes')) feeds.input_boxes = float32([1, withBox ? p : 0, 4], boxes);
-    for (const name of EMB) {
-      const t = emb.tensors[name]!;
-      feeds[name] = float32(t.dims, t.data);
-    }
+    for (const name of EMB) feeds[name] = emb.handle.feed(name); // a reference: the values stay in the worker
     const out = await this.decoder.run(feeds);
     const masks = floatOutput(out, 'pred_masks'); // [1,P,K,m,m]
     const iou = floatOutput(out, 'iou_scores'); // [1,P,K]

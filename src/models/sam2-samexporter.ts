@@ -1,8 +1,9 @@
 import type { Chw } from '../tensor/image.js';
 import type { ModelSpec, OnnxModel } from './onnx-model.js';
 import type { MaskLogits } from '../masks/mask-logits.js';
-import type { Sam2Embeddings, Sam2Model, Sam2Prompt } from './sam2.js';
-import { float32, floatOutput, type Feeds } from './tensor.js';
+import type { TensorHandle } from './inference-client.js';
+import { embeddingsOf, type Sam2Embeddings, type Sam2Model, type Sam2Prompt } from './sam2.js';
+import { float32, floatOutput, type RunFeeds } from './tensor.js';
 
 const FEATS = ['high_res_feats_0', 'high_res_feats_1', 'image_embed'] as const;
 
@@ -45,17 +46,19 @@ export class SamExporterSam2 implements Sam2Model {
 
   async encode(frames: readonly Chw[]): Promise<Sam2Embeddings[]> {
     const s = this.inputSize;
-    const result: Sam2Embeddings[] = [];
-    for (const f of frames) {
-      const out = await this.encoder.run({ image: float32([1, 3, s, s], f.data) });
-      const tensors: Sam2Embeddings['tensors'] = {};
-      for (const name of FEATS) {
-        const t = floatOutput(out, name);
-        tensors[name] = { dims: t.dims, data: t.data };
-      }
-      result.push({ tensors });
+    const handles: TensorHandle[] = [];
+    try {
+      // Kept in the worker, one run and one handle per frame (the export's batch is 1).
+      for (const f of frames) handles.push(await this.encoder.runKeeping({ image: float32([1, 3, s, s], f.data) }, FEATS));
+    } catch (err) {
+      for (const h of handles) h.drop(); // the frames before the failure are not returned: not to be leaked
+      throw err;
     }
-    return result;
+    return handles.map(embeddingsOf);
+  }
+
+  release(emb: Sam2Embeddings): void {
+    emb.handle.drop();
   }
 
   async decode(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits> {
@@ -80,13 +83,13 @@ export class SamExporterSam2 implements Sam2Model {
       }
     });
     const low = this.inputSize / 4;
-    const feeds: Feeds = {
+    const feeds: RunFeeds = {
       point_coords: float32([l, n, 2], coords),
       point_labels: float32([l, n], labels),
       mask_input: float32([l, 1, low, low], new Float32Array(l * low * low)),
       has_mask_input: float32([1], new Float32Array([0])),
     };
-    for (const name of FEATS) feeds[name] = float32(emb.tensors[name]!.dims, emb.tensors[name]!.data);
+    for (const name of FEATS) feeds[name] = emb.handle.feed(name); // a reference: the values stay in the worker
     const out = await this.decoder.run(feeds);
     const masks = floatOutput(out, 'masks'); // [L,K,m,m]
     const iou = floatOutput(out, 'iou_predictions'); // [L,K]

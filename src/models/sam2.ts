@@ -1,6 +1,7 @@
 import type { Box } from '../masks/mask.js';
 import type { MaskLogits } from '../masks/mask-logits.js';
 import type { Chw } from '../tensor/image.js';
+import type { TensorHandle } from './inference-client.js';
 
 /** A prompt in frame pixels: positive/negative points, a box, or both. */
 export interface Sam2Prompt {
@@ -9,9 +10,16 @@ export interface Sam2Prompt {
   readonly box?: Box;
 }
 
-/** One frame's encoder output, kept as the decoder wants it. */
+/**
+ * One frame's encoder output, kept in the inference worker: its values never come back to the
+ * main thread, and every decoder call references them instead of sending them again. Opaque to
+ * the stages: give it to `decode`, then `release` it.
+ */
 export interface Sam2Embeddings {
-  readonly tensors: Record<string, { dims: readonly number[]; data: Float32Array }>;
+  /** Each embedding tensor's dims ([1, C, h, w]), by the export's output name. */
+  readonly dims: Readonly<Record<string, readonly number[]>>;
+  /** The adapter's handle on the values (`handle.read()` copies them back, for tests). */
+  readonly handle: TensorHandle;
 }
 
 /** What the sam2 stage needs from a SAM2 export, whatever its file format. */
@@ -23,5 +31,37 @@ export interface Sam2Model {
   encode(frames: readonly Chw[]): Promise<Sam2Embeddings[]>;
   /** Prompts in frame pixels of a frame of the given size. */
   decode(embeddings: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits>;
+  /** Frees a frame's embeddings in the worker once its prompts are decoded; idempotent. */
+  release(embeddings: Sam2Embeddings): void;
   dispose(): Promise<void>;
+}
+
+/** A frame's embeddings from the handle that keeps them. */
+export function embeddingsOf(handle: TensorHandle): Sam2Embeddings {
+  return { handle, dims: Object.fromEntries(Object.entries(handle.outputs).map(([name, t]) => [name, t.dims])) };
+}
+
+/**
+ * The frames of one encoder batch with their embeddings, in order, for a for-of loop that
+ * decodes each frame's prompts: a frame's embeddings are released when the loop moves on to the
+ * next frame, and every one still held when the loop ends early (a thrown error, a break), as
+ * for-of closes the iterator. A model that returned the wrong number of embeddings fails the
+ * batch before any frame is changed, and releases them all too.
+ */
+export function* framesWithEmbeddings<T>(
+  model: Pick<Sam2Model, 'release'>,
+  frames: readonly T[],
+  embeddings: readonly Sam2Embeddings[],
+): Generator<[T, Sam2Embeddings], void, undefined> {
+  try {
+    if (embeddings.length !== frames.length) {
+      throw new Error(`the SAM2 encoder returned ${embeddings.length} rows for ${frames.length} inputs`);
+    }
+    for (const [i, frame] of frames.entries()) {
+      yield [frame, embeddings[i]!];
+      model.release(embeddings[i]!);
+    }
+  } finally {
+    for (const e of embeddings) model.release(e);
+  }
 }

@@ -10,10 +10,9 @@ import {
   upsampleLogits,
   type Candidate,
 } from '../masks/postprocess.js';
-import type { Sam2Model, Sam2Prompt } from '../models/sam2.js';
+import { framesWithEmbeddings, type Sam2Model, type Sam2Prompt } from '../models/sam2.js';
 import { inferInBatches } from '../operators/infer-in-batches.js';
 import { fail, imageOf, type FrameImage, type FrameRecord, type SegmentedObject } from '../record.js';
-import { rowsInOrder } from './model-rows.js';
 
 /** Automatic mask generation, SAM2's generator defaults (reference/onnx-formats.md). */
 export interface AutomaticOptions {
@@ -110,9 +109,8 @@ export function sam2Stage(options: Sam2StageOptions): OperatorFunction<FrameReco
       }
       if (work.length === 0) return;
       const embeddings = await model.encode(work.map((w) => w.image.sam2Input));
-      const nextEmbedding = rowsInOrder(embeddings, work.length, 'the SAM2 encoder');
-      for (const w of work) {
-        const embedding = nextEmbedding();
+      // Each frame's embeddings are released once its prompts are decoded, and all if this fails.
+      for (const [w, embedding] of framesWithEmbeddings(model, work, embeddings)) {
         const { width, height } = w.image.rgb;
         const candidates: (Candidate & { readonly given: Sam2Prompt })[] = [];
         for (let start = 0; start < w.prompts.length; start += a.pointsPerBatch) {

@@ -23,8 +23,8 @@ test('SAM2 onnx-community: one encoder run per frame, point and box prompts deco
   const s = models.sam2.inputSize;
   const frame = { data: new Float32Array(3 * s * s).fill(0.1), channels: 3, height: s, width: s };
   const [emb] = await models.sam2.encode([frame]);
-  t.deepEqual(emb!.tensors['image_embeddings.0']!.dims, [1, 32, 256, 256]);
-  t.deepEqual(emb!.tensors['image_embeddings.2']!.dims, [1, 256, 64, 64]);
+  t.deepEqual(emb!.dims['image_embeddings.0'], [1, 32, 256, 256]);
+  t.deepEqual(emb!.dims['image_embeddings.2'], [1, 256, 64, 64]);
   const points = await models.sam2.decode(
     emb!,
     [
