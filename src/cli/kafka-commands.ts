@@ -1,6 +1,6 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
 import { ConfigError } from '../errors.js';
 import { readDataset } from '../sources/dataset-replay-source.js';
@@ -39,9 +39,18 @@ export function registerKafka(program: Command): void {
     .argument('<dir>', 'folder of images, or a dataset folder with dataset.json')
     .requiredOption('--topic <name>', 'input topic')
     .option('--brokers <list>', 'comma-separated host:port', brokersOption, ['127.0.0.1:9092'])
-    .option('--stream <id>', 'stream id header (and message key)', 'archive')
+    .option('--stream <id>', 'stream id header', 'archive')
+    .addOption(
+      new Option(
+        '--key <by>',
+        'message key, which picks the partition: frame (streamId/frameId) spreads an archive over every partition, ' +
+          'so that the consumers of a group share it, in no particular order; stream keeps one stream on one partition, in order',
+      )
+        .choices(['frame', 'stream'])
+        .default('frame'),
+    )
     .option('--limit <n>', 'at most n frames', (v) => Number.parseInt(v, 10))
-    .action(async (dir: string, o: { topic: string; brokers: string[]; stream: string; limit?: number }) => {
+    .action(async (dir: string, o: { topic: string; brokers: string[]; stream: string; key: 'frame' | 'stream'; limit?: number }) => {
       const frames = (await framesOf(dir)).slice(0, o.limit ?? Infinity);
       const producer = client(o.brokers, 'ogclip-produce').producer({ idempotent: true, maxInFlightRequests: 1 });
       await producer.connect();
@@ -50,7 +59,7 @@ export function registerKafka(program: Command): void {
           const chunk = frames.slice(i, i + 32);
           const messages = await Promise.all(
             chunk.map(async (f) => ({
-              key: o.stream,
+              key: o.key === 'frame' ? `${o.stream}/${f.frameId}` : o.stream,
               value: await readFile(f.path),
               headers: {
                 [HEADERS.contentType]: contentTypeOf(f.path) ?? 'application/octet-stream',
