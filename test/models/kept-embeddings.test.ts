@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import test from 'ava';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import type { MaskLogits } from '../../src/masks/mask-logits.js';
@@ -50,7 +51,14 @@ function promptChunks(chunks: number, perChunk: number): Sam2Prompt[][] {
   );
 }
 
-const masksOf = (d: MaskLogits) => ({ logits: Array.from(d.logits), iou: Array.from(d.iou), objectScore: Array.from(d.objectScore) });
+/** A decoder result, its logits by digest (exact, and a failing comparison stays readable). */
+const masksOf = (d: MaskLogits) => ({
+  logits: createHash('sha256')
+    .update(new Uint8Array(d.logits.buffer, d.logits.byteOffset, d.logits.byteLength))
+    .digest('hex'),
+  iou: Array.from(d.iou),
+  objectScore: Array.from(d.objectScore),
+});
 
 /** Bytes of one decoder call's prompt tensors for `p` one-click prompts: [1,P,2,2] float32 points (the click and
  * SAM2's "not a point" pad), [1,P,2] int64 labels, an empty [1,0,4] box input. */
