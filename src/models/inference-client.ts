@@ -120,6 +120,8 @@ export class InferenceClient {
   readonly #options: SupervisionOptions;
   #worker: Worker;
   /** Client session id -> what loaded it and its id in the current worker. */
+  /** Workers whose thread has ended (a close must not wait for them). */
+  readonly #exited = new WeakSet<Worker>();
   readonly #sessions = new Map<number, { path: string; options: SessionOptions; inWorker: number }>();
   /** Sent to the current worker, by request id. */
   readonly #inFlight = new Map<number, Request>();
@@ -220,11 +222,23 @@ export class InferenceClient {
     };
   }
 
-  async close(): Promise<void> {
+  /**
+   * Lets the worker finish what it is running and release its sessions, then ends it
+   * (terminated after `closeTimeoutMs` if it does not end by itself): terminating a thread
+   * inside a native onnxruntime call aborts the process.
+   */
+  async close(closeTimeoutMs = 10_000): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#failAll(new OgclipError('inference worker is closed'));
-    await this.#worker.terminate();
+    const worker = this.#worker;
+    if (this.#exited.has(worker)) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ kind: 'close', id: 0 } satisfies WorkerRequest);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), closeTimeoutMs)));
+    if ((await Promise.race([exited, late])) === 'late') await worker.terminate();
+    clearTimeout(timer);
   }
 
   #handle(id: number, outputs: Readonly<Record<string, TensorInfo>>): TensorHandle {
@@ -268,6 +282,7 @@ export class InferenceClient {
     w.on('message', (reply: WorkerReply) => this.#onReply(w, reply));
     // 'error' (an uncaught exception in the worker) is followed by 'exit'; the restart happens there.
     w.on('error', () => {});
+    w.once('exit', () => this.#exited.add(w));
     w.on('exit', (code) => this.#onExit(w, `inference worker exited with code ${code}`));
     return w;
   }

@@ -32,7 +32,9 @@ export type WorkerRequest =
   | { readonly kind: 'read'; readonly id: number; readonly handle: number; readonly outputs: readonly string[] }
   /** Frees kept outputs; unknown handles are ignored. Not answered (id 0). */
   | { readonly kind: 'drop'; readonly id: number; readonly handles: readonly number[] }
-  | { readonly kind: 'release'; readonly id: number; readonly session: number };
+  | { readonly kind: 'release'; readonly id: number; readonly session: number }
+  /** Finish what is running, release every session, and end the thread (no reply). */
+  | { readonly kind: 'close'; readonly id: number };
 
 export interface TensorMeta {
   readonly name: string;

@@ -143,6 +143,8 @@ async function handle(req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
       for (const h of req.handles) kept.delete(h);
       return { reply: { id: req.id, ok: true }, transfer: [] };
     }
+    case 'close':
+      throw new Error('close is answered by closeWorker(), not here');
     case 'release': {
       await sessions.get(req.session)?.session.release();
       sessions.delete(req.session);
@@ -151,10 +153,25 @@ async function handle(req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
   }
 }
 
+// Requests still running: a close waits for them, because ending the thread while onnxruntime
+// is inside a native call (a run, a session release) aborts the whole process.
+const running = new Set<Promise<unknown>>();
+
+async function closeWorker(): Promise<never> {
+  while (running.size > 0) await Promise.allSettled([...running]);
+  kept.clear();
+  for (const { session } of sessions.values()) await session.release().catch(() => {});
+  sessions.clear();
+  process.exit(0); // in a worker thread this ends the thread only
+}
+
 parentPort?.on('message', (req: WorkerRequest) => {
-  handle(req).then(
+  if (req.kind === 'close') return void closeWorker();
+  const work = handle(req).then(
     ({ reply, transfer }) => parentPort?.postMessage(reply, transfer),
     (err: unknown) =>
       parentPort?.postMessage({ id: req.id, ok: false, error: err instanceof Error ? err.message : String(err) } satisfies WorkerReply),
   );
+  running.add(work);
+  void work.finally(() => running.delete(work));
 });
