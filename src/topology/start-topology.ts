@@ -107,6 +107,9 @@ function controlBrokers(t: Topology): string[] | undefined {
 export async function startTopology(t: Topology, options: StartOptions = {}): Promise<StartedTopology> {
   const models = options.models ?? (await openModelSet(await readBundle(t.bundle), sessionOptionsOf(t), supervisionOf(t)));
   const owned = !options.models;
+  // Everything opened before the pipeline runs; closed again if a later step fails, so that a
+  // sink that cannot start leaves no consumer or producer holding the process open.
+  const opened: { close(): Promise<void> }[] = [];
   try {
     if (owned) await warmUp(models);
     const labels = await LabelSet.create(models.clipText, t.labels.list ?? models.bundle.manifest.labels, t.labels.template);
@@ -117,15 +120,21 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
     let source = options.source ?? (await sourceOf(t.source).create(t.source, context));
     if (t.mode === 'live' && !sourceOf(t.source).handlesLiveMode && !options.source)
       source = liveSource(source, t.live.stalenessMs, (_r, why) => metrics.dropped(why));
+    if (!options.source) opened.push(source);
     let control: { close(): Promise<void> } | undefined;
     if (t.labels.controlTopic) {
       const brokers = controlBrokers(t);
       if (!brokers) throw new ConfigError('labels.controlTopic needs Kafka brokers: use a kafka source or a kafka sink');
       control = await followLabelControl({ brokers, topic: t.labels.controlTopic, labels, log });
+      opened.push(control);
     }
     const frames = (source as { size?: number }).size;
     const sinks: Sink[] = [];
-    for (const spec of t.sinks) sinks.push(await sinkOf(spec).create(spec, { ...context, ...(frames === undefined ? {} : { frames }) }));
+    for (const spec of t.sinks) {
+      const sink = await sinkOf(spec).create(spec, { ...context, ...(frames === undefined ? {} : { frames }) });
+      sinks.push(sink);
+      opened.push(sink);
+    }
     sinks.push(...(options.extraSinks ?? []));
     const m = models.bundle.manifest;
     const running = runPipeline({
@@ -152,6 +161,7 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
     });
     return { ...running, done, source, models, labels, sinks };
   } catch (err) {
+    await Promise.allSettled(opened.reverse().map((o) => o.close()));
     if (owned) await models.dispose();
     throw err;
   }
