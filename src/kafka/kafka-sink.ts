@@ -72,7 +72,10 @@ export async function kafkaSink(o: KafkaSinkOptions): Promise<Sink> {
       try {
         await producer.send({ topic: o.topic, acks: -1, compression: CompressionTypes.None, messages });
       } catch (err) {
-        throw new OgclipError(`kafka sink ${o.topic}: ${(err as Error).message}`, { retriable: true, cause: err });
+        // kafkajs says which of its errors can pass on a retry (a leader election) and which
+        // cannot (a message larger than the topic takes): only those are retried.
+        const retriable = (err as { retriable?: unknown }).retriable !== false;
+        throw new OgclipError(`kafka sink ${o.topic}: ${(err as Error).message}`, { retriable, cause: err });
       }
     },
     close: () => producer.disconnect(),
