@@ -1,7 +1,8 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import { kafkaClient } from '../kafka/kafka-client.js';
 import { ConfigError } from '../errors.js';
 import { readDataset } from '../sources/dataset-replay-source.js';
 import { contentTypeOf } from '../sources/content-type.js';
@@ -15,7 +16,7 @@ const brokersOption = (v: string) =>
 
 function client(brokers: string[], id: string): Kafka {
   if (brokers.length === 0) throw new ConfigError('--brokers needs at least one host:port');
-  return new Kafka({ clientId: id, brokers, logLevel: logLevel.NOTHING, retry: { retries: 5 } });
+  return kafkaClient(brokers, id);
 }
 
 /** Image files of a dataset (dataset.json inside) or of a plain folder, in a stable order. */

@@ -1,4 +1,5 @@
-import { CompressionTypes, Kafka, logLevel, type Message, type Producer } from 'kafkajs';
+import { CompressionTypes, type Message, type Producer } from 'kafkajs';
+import { kafkaClient } from './kafka-client.js';
 import { OgclipError } from '../errors.js';
 import { recordKey, type FrameRecord } from '../record.js';
 import { detectionsMessage, objectsMessage } from '../sinks/messages.js';
@@ -54,13 +55,11 @@ function output(r: FrameRecord, ctx: SinkContext, content: 'objects' | 'detectio
  * replicas; `write` resolves only once Kafka acknowledged, so offsets are committed after.
  */
 export async function kafkaSink(o: KafkaSinkOptions): Promise<Sink> {
-  const kafka = new Kafka({
-    clientId: o.clientId,
-    brokers: [...o.brokers],
-    logLevel: logLevel.NOTHING,
-    retry: { initialRetryTime: 300, retries: 10 },
+  const producer: Producer = kafkaClient(o.brokers, o.clientId).producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
   });
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   await producer.connect();
   return {
     name: `kafka:${o.content}:${o.topic}`,

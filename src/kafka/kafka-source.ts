@@ -1,4 +1,5 @@
-import { Kafka, logLevel, type Consumer, type EachBatchPayload } from 'kafkajs';
+import { type Consumer, type EachBatchPayload } from 'kafkajs';
+import { kafkaClient } from './kafka-client.js';
 import { ConfigError } from '../errors.js';
 import { LatestFrameBuffer, type DropReason } from '../operators/latest-frame-buffer.js';
 import type { FrameRecord } from '../record.js';
@@ -102,13 +103,7 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
         })
       : undefined;
 
-  const kafka = new Kafka({
-    clientId: o.clientId,
-    brokers: [...o.brokers],
-    logLevel: logLevel.NOTHING,
-    retry: { initialRetryTime: 300, retries: 10 },
-  });
-  const consumer: Consumer = kafka.consumer({
+  const consumer: Consumer = kafkaClient(o.brokers, o.clientId).consumer({
     groupId: o.groupId,
     sessionTimeout: o.sessionTimeoutMs,
     heartbeatInterval: Math.max(1000, Math.floor(o.sessionTimeoutMs / 10)),

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, logLevel } from 'kafkajs';
+import { kafkaClient } from './kafka-client.js';
 import type { LabelSet } from '../models/label-set.js';
 import type { LabelsControlMessage } from '../schema/types/labels-control.js';
 import { validate } from '../schema/validator.js';
@@ -19,8 +19,7 @@ export interface LabelControlOptions {
  */
 export async function followLabelControl(o: LabelControlOptions): Promise<{ applied: () => number; close(): Promise<void> }> {
   const log = o.log ?? (() => {});
-  const kafka = new Kafka({ clientId: 'ogclip-labels', brokers: [...o.brokers], logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: `ogclip-labels-${randomUUID()}` });
+  const consumer = kafkaClient(o.brokers, 'ogclip-labels').consumer({ groupId: `ogclip-labels-${randomUUID()}` });
   let applied = 0;
   await consumer.connect();
   await consumer.subscribe({ topic: o.topic, fromBeginning: true });
