@@ -119,9 +119,9 @@ interface Request {
 export class InferenceClient {
   readonly #options: SupervisionOptions;
   #worker: Worker;
-  /** Client session id -> what loaded it and its id in the current worker. */
   /** Workers whose thread has ended (a close must not wait for them). */
   readonly #exited = new WeakSet<Worker>();
+  /** Client session id -> what loaded it and its id in the current worker. */
   readonly #sessions = new Map<number, { path: string; options: SessionOptions; inWorker: number }>();
   /** Sent to the current worker, by request id. */
   readonly #inFlight = new Map<number, Request>();
