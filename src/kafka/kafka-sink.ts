@@ -71,9 +71,13 @@ export async function kafkaSink(o: KafkaSinkOptions): Promise<Sink> {
       try {
         await producer.send({ topic: o.topic, acks: -1, compression: CompressionTypes.None, messages });
       } catch (err) {
-        // kafkajs says which of its errors can pass on a retry (a leader election) and which
-        // cannot (a message larger than the topic takes): only those are retried.
-        const retriable = (err as { retriable?: unknown }).retriable !== false;
+        // Only the broker's own verdict that a request can never pass (a protocol error marked
+        // non-retriable: a message larger than the topic takes, no such topic, not authorised)
+        // ends the run at once. kafkajs also marks its own retries running out, and connection
+        // errors it gave up on, as final; a broker down for a while may come back within the
+        // pipeline's slower retries, so those are retried.
+        const e = err as { retriable?: unknown; name?: unknown; type?: unknown };
+        const retriable = !(e.name === 'KafkaJSProtocolError' && e.retriable === false);
         throw new OgclipError(`kafka sink ${o.topic}: ${(err as Error).message}`, { retriable, cause: err });
       }
     },

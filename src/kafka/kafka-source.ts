@@ -28,7 +28,8 @@ export interface KafkaSourceOptions {
 
 export interface KafkaSourceStats {
   received: number;
-  committed: number; // commit calls that moved an offset
+  committed: number; // partition offsets moved by commits
+  commitCalls: number; // commit requests sent (coalesced: far fewer than acks under load)
   dropped: number; // live mode
   rebalances: number;
   crashes: number;
@@ -47,14 +48,13 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
   if (o.brokers.length === 0) throw new ConfigError('kafka source: brokers must list at least one host:port');
   if (!(o.maxQueued >= 1)) throw new ConfigError('kafka source: maxQueued must be >= 1');
   const log = o.log ?? (() => {});
-  const stats: KafkaSourceStats = { received: 0, committed: 0, dropped: 0, rebalances: 0, crashes: 0, lag: {} };
+  const stats: KafkaSourceStats = { received: 0, committed: 0, commitCalls: 0, dropped: 0, rebalances: 0, crashes: 0, lag: {} };
   const trackers = new Map<number, OffsetTracker>();
   const fifo: FrameRecord[] = [];
   let wakeReader: (() => void) | undefined;
   let wakeWriter: (() => void) | undefined;
   let stopped = false;
   let fatal: Error | undefined;
-  let commitChain = Promise.resolve();
 
   const trackerOf = (p: number) => {
     let t = trackers.get(p);
@@ -63,23 +63,38 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
   };
   const partitionOf = (r: FrameRecord) => (r.origin.kind === 'kafka' ? r.origin : undefined);
 
-  const scheduleCommit = () => {
-    commitChain = commitChain.then(async () => {
-      const offsets: Offsets[] = [];
-      for (const [partition, t] of trackers) {
-        const offset = t.committable();
-        if (offset !== undefined) offsets.push({ topic: o.topic, partition, offset });
+  // Commits are coalesced: at most one in flight and one wanted after it, whatever the rate of
+  // acks (one commit per ack grew a chain without bound when frames came faster than a round trip).
+  let committing: Promise<void> | undefined;
+  let commitWanted = false;
+  const commitOnce = async () => {
+    const offsets: Offsets[] = [];
+    for (const [partition, t] of trackers) {
+      const offset = t.committable();
+      if (offset !== undefined) offsets.push({ topic: o.topic, partition, offset });
+    }
+    if (offsets.length === 0) return;
+    stats.commitCalls++;
+    try {
+      await consumer.commitOffsets(offsets);
+      for (const c of offsets) trackers.get(c.partition)?.committed(c.offset);
+      stats.committed += offsets.length;
+    } catch (err) {
+      // A commit lost to a rebalance only means those frames are read again: at-least-once.
+      log(`kafka: commit failed (${(err as Error).message}); the frames will be redelivered`);
+    }
+  };
+  const scheduleCommit = (): Promise<void> => {
+    commitWanted = true;
+    committing ??= (async () => {
+      while (commitWanted) {
+        commitWanted = false;
+        await commitOnce();
       }
-      if (offsets.length === 0) return;
-      try {
-        await consumer.commitOffsets(offsets);
-        for (const c of offsets) trackers.get(c.partition)?.committed(c.offset);
-        stats.committed += offsets.length;
-      } catch (err) {
-        // A commit lost to a rebalance only means those frames are read again: at-least-once.
-        log(`kafka: commit failed (${(err as Error).message}); the frames will be redelivered`);
-      }
-    });
+      // In the same step as the last check: an ack after it starts a new round.
+      committing = undefined;
+    })();
+    return committing;
   };
 
   const markDone = (r: FrameRecord) => {
@@ -127,6 +142,7 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
     log(`kafka: consumer crashed (${e.payload.error.message}); restart: ${e.payload.restart}`);
     if (!e.payload.restart && !stopped) {
       fatal = new Error(`kafka consumer stopped after a non-retriable error: ${e.payload.error.message}`);
+      live?.end(); // live mode reads the buffer, not the fifo: ending it lets frames() throw
       wakeReader?.();
     }
   });
@@ -188,7 +204,10 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
         const it = live[Symbol.asyncIterator]();
         for (;;) {
           const step = await it.next();
-          if (step.done) return;
+          if (step.done) {
+            if (fatal) throw fatal;
+            return;
+          }
           yield step.value;
         }
       }
@@ -215,15 +234,20 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
     close: async () => {
       stopped = true;
       live?.end();
-      const deadline = new Promise<void>((resolve) => setTimeout(resolve, o.shutdownDeadlineMs).unref());
-      await Promise.race([
-        (async () => {
-          scheduleCommit();
-          await commitChain;
-          await consumer.disconnect();
-        })(),
-        deadline,
-      ]);
+      // Each step gets the deadline, and the disconnect is always asked for: a final commit that
+      // hangs on a lost broker must not leave the consumer connected (and the process alive).
+      const within = async (work: Promise<void>, what: string) => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), o.shutdownDeadlineMs)));
+        const outcome = await Promise.race([work.then(() => 'done' as const), late]);
+        clearTimeout(timer);
+        if (outcome === 'late') log(`kafka: ${what} did not finish within shutdownDeadlineMs (${o.shutdownDeadlineMs} ms)`);
+      };
+      await within(scheduleCommit(), 'the final commit (its frames will be redelivered)');
+      await within(
+        consumer.disconnect().catch((err: unknown) => log(`kafka: disconnect failed (${(err as Error).message})`)),
+        'the disconnect',
+      );
     },
   };
 }

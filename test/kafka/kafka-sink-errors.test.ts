@@ -23,4 +23,5 @@ test('a message the topic can never take fails the kafka sink as not retriable (
   const err = await t.throwsAsync(sink.write([failed], { modelName: 'm', modelVersion: '1' }), { instanceOf: OgclipError });
   t.false((err as OgclipError).retriable, err?.message);
   t.regex(err!.message, new RegExp(topic));
+  t.is((err?.cause as { name?: string } | undefined)?.name, 'KafkaJSProtocolError');
 });
