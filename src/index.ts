@@ -45,6 +45,7 @@ export {
   type RuntimeStatus,
   type SupervisionOptions,
 } from './models/inference-client.js';
+export type { TensorHandle } from './models/inference-client.js';
 
 // Stages: each a factory that checks its options and returns an RxJS operator on FrameRecord.
 export { decodeStage, defaultDecodeLimits, type DecodeOptions } from './stages/decode.js';

@@ -184,7 +184,10 @@ export function requireHead(models: ModelSet): ObjectGuidedHead {
 export async function warmUp(models: ModelSet): Promise<void> {
   const s = models.sam2.inputSize;
   const [emb] = await models.sam2.encode([{ data: new Float32Array(3 * s * s), channels: 3, height: s, width: s }]);
-  await models.sam2.decode(emb!, [{ points: [[s / 2, s / 2]], labels: [1] }], s, s);
+  if (emb) {
+    // Kept in the worker until released: a warm-up frame must not hold them for the model set's life.
+    await models.sam2.decode(emb, [{ points: [[s / 2, s / 2]], labels: [1] }], s, s).finally(() => models.sam2.release(emb));
+  }
   const v = models.clipVision.imageSize;
   const [vision] = await models.clipVision.embed([{ data: new Float32Array(3 * v * v), channels: 3, height: v, width: v }]);
   await models.clipText.embed(['a photo']);

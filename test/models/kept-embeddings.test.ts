@@ -4,6 +4,7 @@ import { from, lastValueFrom, toArray } from 'rxjs';
 import type { MaskLogits } from '../../src/masks/mask-logits.js';
 import { readBundle } from '../../src/models/bundle.js';
 import { InferenceClient, type SupervisionOptions } from '../../src/models/inference-client.js';
+import { openModelSet, warmUp } from '../../src/models/model-set.js';
 import { OnnxModel } from '../../src/models/onnx-model.js';
 import { OnnxCommunitySam2, onnxCommunityDecoderSpec, onnxCommunityEncoderSpec } from '../../src/models/sam2-onnx-community.js';
 import type { Sam2Model, Sam2Prompt } from '../../src/models/sam2.js';
@@ -276,4 +277,11 @@ test('a frame that fails after its encode does not leak its embeddings, nor do t
     ['inference-failed', 'inference-failed', 'inference-failed'],
   );
   t.is(client.keptHandles, 0);
+});
+
+test('warming a model set up leaves no embeddings kept in the worker', async (t) => {
+  const models = await openModelSet(await readBundle(DEFAULT_BUNDLE));
+  t.teardown(() => models.dispose());
+  await warmUp(models);
+  t.is(models.worker.keptHandles, 0);
 });
