@@ -1,3 +1,5 @@
+import type { DeadLetterMessage } from './schema/types/dead-letter.js';
+
 /**
  * Error classes. `retriable` tells callers whether trying again can help; programming and
  * configuration errors are never retried.
@@ -23,20 +25,12 @@ export class RunFailedError extends OgclipError {}
 /** A model file that does not match what its adapter expects. */
 export class ModelFormatError extends OgclipError {}
 
-/** Why one frame failed: the reason codes that dead-letter records carry. */
-export type FrameErrorCode =
-  | 'empty-input'
-  | 'unsupported-format'
-  | 'corrupt-image'
-  | 'image-too-large'
-  | 'bad-message'
-  | 'bad-prompt'
-  | 'unreadable-reference'
-  | 'inference-failed'
-  | 'sink-failed'
-  // A stage was given a record in a state it cannot read (objects or image missing or from
-  // another stage): the stage chain is wired in the wrong order, not the frame's fault.
-  | 'internal';
+/**
+ * Why one frame failed: the reason codes dead-letter records carry, as listed (once) in
+ * schemas/dead-letter.schema.json. `internal`: a stage was given a record in a state it cannot
+ * read (objects or image missing, or from another stage), a wiring fault, not the frame's.
+ */
+export type FrameErrorCode = DeadLetterMessage['error']['code'];
 
 /** The failure of one frame: carried on the record as data, never thrown through a stream. */
 export class FrameError extends OgclipError {

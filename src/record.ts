@@ -1,10 +1,11 @@
+import type { DeadLetterMessage } from './schema/types/dead-letter.js';
 import type { FrameErrorCode } from './errors.js';
 import type { Box, Mask } from './masks/mask.js';
 import type { Sam2Prompt } from './models/sam2.js';
 import type { Chw, Rgb } from './tensor/image.js';
 
 /** The stages, in pipeline order; errors and timings are keyed by them. */
-export type StageName = 'source' | 'decode' | 'sam2' | 'branches' | 'fusion' | 'projection' | 'embed' | 'similarity' | 'sink';
+export type StageName = DeadLetterMessage['error']['stage']; // listed once, in schemas/dead-letter.schema.json
 
 /** Where a frame came from; Kafka coordinates let the source commit and the DLQ point back. */
 export type FrameOrigin =
