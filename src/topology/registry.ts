@@ -6,6 +6,7 @@ import { jsonlSinkComponent } from '../sinks/jsonl-sink.js';
 import { summarySinkComponent } from '../sinks/summary-sink.js';
 import { datasetSourceComponent } from '../sources/dataset-replay-source.js';
 import { directorySourceComponent } from '../sources/directory-source.js';
+import { videoSourceComponent } from '../sources/video-source.js';
 import type { SinkComponent, SourceComponent } from './component.js';
 import { cropEmbedder, objectGuidedEmbedder, type EmbedderComponent, type EmbedderKind } from './embedders.js';
 import type { SinkKind, SourceKind } from './topology.js';
@@ -18,6 +19,7 @@ export const SOURCES: { readonly [K in SourceKind]: SourceComponent<K> } = {
   dataset: datasetSourceComponent,
   directory: directorySourceComponent,
   kafka: kafkaSourceComponent,
+  video: videoSourceComponent,
 };
 
 export const SINKS: { readonly [K in SinkKind]: SinkComponent<K> } = {

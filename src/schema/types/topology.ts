@@ -56,6 +56,22 @@ export interface Topology {
          */
         referenceRoots: string[];
         allowHttpReferences: boolean;
+      }
+    | {
+        kind: 'video';
+        /**
+         * a video file (relative paths are resolved against the topology's folder) or a URL ffmpeg reads (rtsp://, http://, ...)
+         */
+        url: string;
+        /**
+         * frames sampled per second of the stream
+         */
+        fps: number;
+        streamId: string;
+        /**
+         * stop after this many frames; 0: no limit
+         */
+        limit: number;
       };
   decode: {
     maxPixels: number;
