@@ -1,6 +1,7 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import pRetry from 'p-retry';
 import { startTopology } from '../../src/topology/start-topology.js';
 import { ROOT, SHAPES_VAL } from '../helpers/paths.js';
 import { sharedBrokers } from './broker.js';
@@ -15,7 +16,10 @@ async function messagesPerPartition(brokers: string[], topic: string): Promise<n
   const admin = kafka(brokers).admin();
   await admin.connect();
   try {
-    return (await admin.fetchTopicOffsets(topic)).sort((a, b) => a.partition - b.partition).map((p) => Number(p.high) - Number(p.low));
+    // A just-created topic can still be unknown to the broker's metadata for a moment (a
+    // retriable UNKNOWN_TOPIC_OR_PARTITION that the admin client does not retry here).
+    const offsets = await pRetry(() => admin.fetchTopicOffsets(topic), { retries: 10, minTimeout: 200, maxTimeout: 1000 });
+    return offsets.sort((a, b) => a.partition - b.partition).map((p) => Number(p.high) - Number(p.low));
   } finally {
     await admin.disconnect();
   }
