@@ -112,10 +112,22 @@ const source = await datasetReplaySource({
   limit: frames,
   loops: Math.ceil(frames / 300),
 });
+// Decoder prompts and calls of the pipeline run (the automatic generator's grid, after its
+// coarse-to-fine skipping), counted at the model; the scaling runs below are not counted.
+const decoder = { calls: 0, prompts: 0, counting: true };
+const sam2Decode = models.sam2.decode.bind(models.sam2);
+(models.sam2 as { decode: typeof sam2Decode }).decode = (embeddings, prompts, width, height) => {
+  if (decoder.counting) {
+    decoder.calls++;
+    decoder.prompts += prompts.length;
+  }
+  return sam2Decode(embeddings, prompts, width, height);
+};
 const t0 = performance.now();
 const run = await startTopology({ ...topo, sinks: [] }, { source, models, extraSinks: [sink], log: () => {} });
 await run.done;
 const seconds = (performance.now() - t0) / 1000;
+decoder.counting = false;
 const objectsPerFrame = sink.records.reduce((a, r) => a + (r.objects?.length ?? 0), 0) / Math.max(sink.records.length, 1);
 const rawPerFrame =
   raw.sam2_encoder! +
@@ -172,6 +184,8 @@ const result = {
     frames_per_second: Number((sink.records.length / seconds).toFixed(3)),
     ms_per_frame: Number(pipelineMsPerFrame.toFixed(1)),
     objects_per_frame: Number(objectsPerFrame.toFixed(2)),
+    decoder_prompts_per_frame: Number((decoder.prompts / Math.max(sink.records.length, 1)).toFixed(2)),
+    decoder_calls_per_frame: Number((decoder.calls / Math.max(sink.records.length, 1)).toFixed(2)),
     raw_model_ms_per_frame: Number(rawPerFrame.toFixed(1)),
     overhead_vs_raw: Number((pipelineMsPerFrame / rawPerFrame - 1).toFixed(3)),
   },

@@ -1,29 +1,27 @@
 import type { OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
+import type { MaskLogits } from '../masks/mask-logits.js';
 import {
-  boxNms,
   bestMask,
-  candidateFrom,
+  finishCandidates,
+  LowResMask,
+  lowResCandidates,
+  nmsLowRes,
   promptedCandidate,
-  stabilityScore,
   threshold,
   upsampleLogits,
+  type AutomaticFilters,
   type Candidate,
+  type LowResCandidate,
 } from '../masks/postprocess.js';
 import { framesWithEmbeddings, type Sam2Model, type Sam2Prompt } from '../models/sam2.js';
 import { inferInBatches } from '../operators/infer-in-batches.js';
 import { fail, imageOf, type FrameImage, type FrameRecord, type SegmentedObject } from '../record.js';
 
 /** Automatic mask generation, SAM2's generator defaults (reference/onnx-formats.md). */
-export interface AutomaticOptions {
+export interface AutomaticOptions extends AutomaticFilters {
   readonly pointsPerSide: number;
   readonly pointsPerBatch: number;
-  readonly predIouThresh: number;
-  readonly stabilityScoreThresh: number;
-  readonly stabilityScoreOffset: number;
-  readonly boxNmsThresh: number;
-  readonly objectScoreThresh: number; // logit; prompts below it found no object
-  readonly maxObjects: number;
 }
 
 export const samAutomaticDefaults: AutomaticOptions = {
@@ -75,9 +73,83 @@ export function pointGrid(n: number, width: number, height: number): Sam2Prompt[
 }
 
 /**
+ * The grid's passes, coarse to fine: every `coarsest`-th point of every `coarsest`-th row first,
+ * then the points of the grid with half that stride not taken yet, down to every point. Grid
+ * indices (row-major, as `pointGrid`), in grid order within a pass.
+ */
+export function gridPasses(n: number, coarsest: number): number[][] {
+  const taken = new Uint8Array(n * n);
+  const passes: number[][] = [];
+  for (let s = Math.max(1, Math.floor(coarsest)); ; s = Math.max(1, Math.floor(s / 2))) {
+    const pass: number[] = [];
+    for (let j = 0; j < n; j += s)
+      for (let i = 0; i < n; i += s)
+        if (!taken[j * n + i]) {
+          taken[j * n + i] = 1;
+          pass.push(j * n + i);
+        }
+    if (pass.length > 0) passes.push(pass);
+    if (s === 1) return passes;
+  }
+}
+
+/** Stride of the generator's first pass over the grid (then half, down to 1). */
+const COARSEST_STRIDE = 2;
+
+export interface AutomaticMaskRun {
+  /** pointGrid(n, width, height) of the frame. */
+  readonly grid: readonly Sam2Prompt[];
+  readonly width: number;
+  readonly height: number;
+  readonly options: AutomaticOptions;
+  /** The decoder on this frame's embeddings, at most pointsPerBatch prompts a call. */
+  decode(chunk: readonly Sam2Prompt[]): Promise<MaskLogits>;
+  /** Low-res logits to frame size (default: as `upsampleLogits`); tests count the calls. */
+  readonly upsample?: (logits: Float32Array) => Float32Array;
+  /** Stride of the first pass (default COARSEST_STRIDE); 1: every point in one pass. */
+  readonly coarsestStride?: number;
+}
+
+/**
+ * SAM2's automatic mask generator over a frame's point grid, coarse to fine (`gridPasses`): a
+ * pass prompts only its points that no mask accepted so far (the box-NMS survivors of the earlier
+ * passes) covers at frame size, as such a point would mostly find that mask again. Candidates
+ * are filtered on the decoder's low-resolution logits (`lowResCandidates`: object score,
+ * predicted IoU, stability and box, with the same figures as the upsampled masks), box NMS runs
+ * over all passes' candidates, and only the first `maxObjects` survivors are upsampled.
+ * `prompt` of a candidate is its grid index; `prompted` lists the grid indices decoded, in order.
+ */
+export async function automaticMasks(run: AutomaticMaskRun): Promise<{ candidates: Candidate[]; prompted: number[] }> {
+  const a = run.options;
+  const n = Math.round(Math.sqrt(run.grid.length));
+  if (n * n !== run.grid.length) throw new Error(`automaticMasks: ${run.grid.length} grid points are not an n x n grid`);
+  let view: LowResMask | undefined;
+  const found: LowResCandidate[] = [];
+  const prompted: number[] = [];
+  for (const pass of gridPasses(n, run.coarsestStride ?? COARSEST_STRIDE)) {
+    const accepted = view ? nmsLowRes(found, a.boxNmsThresh) : [];
+    const covered = (q: number) => {
+      const [x, y] = run.grid[q]!.points![0]!;
+      return accepted.some((c) => view!.valueAt(c.logits, x, y) > 0);
+    };
+    const todo = pass.filter((q) => !covered(q));
+    for (let start = 0; start < todo.length; start += a.pointsPerBatch) {
+      const points = todo.slice(start, start + a.pointsPerBatch);
+      const d = await run.decode(points.map((q) => run.grid[q]!));
+      view ??= new LowResMask(d.maskSize, run.width, run.height);
+      if (d.maskSize !== view.maskSize)
+        throw new Error(`the SAM2 decoder returned ${d.maskSize}x${d.maskSize} masks after ${view.maskSize}x${view.maskSize}`);
+      found.push(...lowResCandidates(d, points, view, a));
+      prompted.push(...points);
+    }
+  }
+  return { candidates: view ? finishCandidates(found, a, view, run.upsample) : [], prompted };
+}
+
+/**
  * sam2: the image encoder once per frame (batched over frames), then the prompt decoder per
  * prompt batch. Prompted frames get the best mask per prompt; automatic frames run the point
- * grid through the predicted-IoU, stability and box-NMS filters.
+ * grid, coarse to fine, through the predicted-IoU, stability and box-NMS filters (`automaticMasks`).
  */
 export function sam2Stage(options: Sam2StageOptions): OperatorFunction<FrameRecord, FrameRecord> {
   const a = options.automatic;
@@ -113,29 +185,29 @@ export function sam2Stage(options: Sam2StageOptions): OperatorFunction<FrameReco
       for (const [w, embedding] of framesWithEmbeddings(model, work, embeddings)) {
         const { width, height } = w.image.rgb;
         const candidates: (Candidate & { readonly given: Sam2Prompt })[] = [];
-        for (let start = 0; start < w.prompts.length; start += a.pointsPerBatch) {
-          const chunk = w.prompts.slice(start, start + a.pointsPerBatch);
-          const d = await model.decode(embedding, chunk, width, height);
-          for (const [p, given] of chunk.entries()) {
-            if (w.auto) {
-              if (!(d.objectScore[p]! > a.objectScoreThresh)) continue;
-              for (let k = 0; k < d.masksPerPrompt; k++) {
-                const iou = d.iou[p * d.masksPerPrompt + k]!;
-                if (iou < a.predIouThresh) continue;
-                const logits = upsampleLogits(d, p, k, width, height);
-                if (stabilityScore(logits, 0, a.stabilityScoreOffset) < a.stabilityScoreThresh) continue;
-                const c = candidateFrom(threshold(logits, width, height), iou, start + p);
-                if (c) candidates.push({ ...c, given });
-              }
-            } else {
+        if (w.auto) {
+          const grid = w.prompts;
+          const { candidates: found } = await automaticMasks({
+            grid,
+            width,
+            height,
+            options: a,
+            decode: (chunk) => model.decode(embedding, chunk, width, height),
+          });
+          for (const c of found) candidates.push({ ...c, given: grid[c.prompt]! });
+        } else {
+          for (let start = 0; start < w.prompts.length; start += a.pointsPerBatch) {
+            const chunk = w.prompts.slice(start, start + a.pointsPerBatch);
+            const d = await model.decode(embedding, chunk, width, height);
+            for (const [p, given] of chunk.entries()) {
               const k = bestMask(d, p);
               const mask = threshold(upsampleLogits(d, p, k, width, height), width, height);
               candidates.push({ ...promptedCandidate(mask, d.iou[p * d.masksPerPrompt + k]!, start + p, given.box), given });
             }
           }
         }
-        const kept = w.auto ? boxNms(candidates, a.boxNmsThresh).slice(0, a.maxObjects) : candidates;
-        w.r.objects = kept.map((c, index): SegmentedObject => ({
+        // Automatic candidates come box-NMS'd and capped at maxObjects, prompted ones one per prompt.
+        w.r.objects = candidates.map((c, index): SegmentedObject => ({
           state: 'segmented',
           index,
           prompt: c.given,
