@@ -93,8 +93,12 @@ export function gridPasses(n: number, coarsest: number): number[][] {
   }
 }
 
-/** Stride of the generator's first pass over the grid (then half, down to 1). */
-const COARSEST_STRIDE = 2;
+/**
+ * Stride of the generator's first pass over the grid (then half, down to 1). 1: every point in
+ * one pass, the default: on the demo, stride 2 saved 4 % of decoder prompts but lost recall
+ * (0.909 -> 0.901; an object next to another hides behind the mask that covers both).
+ */
+const COARSEST_STRIDE = 1;
 
 export interface AutomaticMaskRun {
   /** pointGrid(n, width, height) of the frame. */

@@ -196,7 +196,7 @@ test('coarse to fine: the second pass does not prompt points inside masks accept
   const object = square(0, 0, 10, 10, 1);
   const { calls, decode } = fakeDecoder((x, y) => (x < 40 && y < 40 ? { objectScore: 3, masks: [[object, 0.9]] } : undefined));
   const grid = pointGrid(4, W, W);
-  const { candidates, prompted } = await automaticMasks({ grid, width: W, height: W, options, decode });
+  const { candidates, prompted } = await automaticMasks({ grid, width: W, height: W, options, decode, coarsestStride: 2 });
   t.is(candidates.length, 1);
   t.deepEqual(candidates[0]!.box, [0, 0, 40, 40]);
   const inside = [1, 4, 5]; // (24, 8), (8, 24), (24, 24): second-pass points the first pass's mask covers
