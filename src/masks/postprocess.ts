@@ -1,5 +1,5 @@
 import type { MaskLogits } from './mask-logits.js';
-import { resize } from '../tensor/resize.js';
+import { bilinearAxis, resize } from '../tensor/resize.js';
 import { boxIou, boxMask, maskArea, maskBox, type Box, type Mask } from './mask.js';
 
 /** The low-resolution logits of mask k of prompt p, upsampled to the frame (bilinear). */
@@ -91,20 +91,11 @@ interface Axis {
   readonly runs: readonly { readonly start: number; readonly end: number; readonly i0: number; readonly i1: number }[];
 }
 
-// Twin of `axis` in src/tensor/resize.ts: same expressions, same Float32 weights (the tests
-// compare this module's figures with `upsampleLogits` bit for bit).
-function bilinearAxis(outSize: number, inSize: number): Axis {
-  const i0 = new Int32Array(outSize);
-  const i1 = new Int32Array(outSize);
-  const f = new Float32Array(outSize);
-  const scale = inSize / outSize;
+// resize's own axis (so the figures equal `upsampleLogits` bit for bit), plus its runs.
+function axisWithRuns(outSize: number, inSize: number): Axis {
+  const { i0, i1, f } = bilinearAxis(outSize, inSize);
   const runs: { start: number; end: number; i0: number; i1: number }[] = [];
   for (let o = 0; o < outSize; o++) {
-    const src = Math.max((o + 0.5) * scale - 0.5, 0);
-    const lo = Math.min(Math.floor(src), inSize - 1);
-    i0[o] = lo;
-    i1[o] = Math.min(lo + 1, inSize - 1);
-    f[o] = src - lo;
     const last = runs[runs.length - 1];
     if (last && last.i0 === i0[o] && last.i1 === i1[o]) last.end = o + 1;
     else runs.push({ start: o, end: o + 1, i0: i0[o]!, i1: i1[o]! });
@@ -137,8 +128,8 @@ export class LowResMask {
     // `resize` area-averages when the frame is no larger than m x m on both axes: that case
     // (tiny frames) goes through the upsampled array, which is then no larger than the logits.
     if (!(height <= maskSize && width <= maskSize)) {
-      this.ys = bilinearAxis(height, maskSize);
-      this.xs = bilinearAxis(width, maskSize);
+      this.ys = axisWithRuns(height, maskSize);
+      this.xs = axisWithRuns(width, maskSize);
     }
   }
 

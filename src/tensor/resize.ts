@@ -35,7 +35,8 @@ function areaAverage(src: Chw, h: number, w: number): Chw {
   return { data: out, channels: c, height: h, width: w };
 }
 
-function axis(outSize: number, inSize: number): { i0: Int32Array; i1: Int32Array; f: Float32Array } {
+/** One axis of the bilinear enlargement (half-pixel centres): output pixel o mixes i0[o] and i1[o] with weight f[o]. */
+export function bilinearAxis(outSize: number, inSize: number): { i0: Int32Array; i1: Int32Array; f: Float32Array } {
   const i0 = new Int32Array(outSize);
   const i1 = new Int32Array(outSize);
   const f = new Float32Array(outSize);
@@ -52,8 +53,8 @@ function axis(outSize: number, inSize: number): { i0: Int32Array; i1: Int32Array
 
 function bilinear(src: Chw, h: number, w: number): Chw {
   const { channels: c, height: H, width: W, data } = src;
-  const ys = axis(h, H);
-  const xs = axis(w, W);
+  const ys = bilinearAxis(h, H);
+  const xs = bilinearAxis(w, W);
   const out = new Float32Array(c * h * w);
   for (let ch = 0; ch < c; ch++) {
     const base = ch * H * W;
