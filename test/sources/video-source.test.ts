@@ -10,7 +10,8 @@ import { ROOT } from '../helpers/paths.js';
 import test from 'ava';
 import sharp from 'sharp';
 import type { FrameRecord } from '../../src/record.js';
-import { ffmpegPath, videoSource, videoSourceComponent, VideoSourceError } from '../../src/sources/video-source.js';
+import { ffmpegPath } from '../../src/sources/ffmpeg-frames.js';
+import { videoSource, videoSourceComponent, VideoSourceError } from '../../src/sources/video-source.js';
 
 const run = promisify(execFile);
 
