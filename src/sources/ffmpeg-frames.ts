@@ -112,7 +112,7 @@ export function ffmpegArgs(o: Pick<FfmpegJpegsOptions, 'url' | 'fps' | 'limit' |
  * and waited for when iteration ends, however it ends.
  */
 export function ffmpegJpegs(options: FfmpegJpegsOptions): FfmpegJpegs {
-  const { url, fps, limit, what, stallTimeoutMs = 0 } = options;
+  const { fps, limit, what, stallTimeoutMs = 0 } = options;
   if (!Number.isFinite(fps) || fps <= 0) throw new ConfigError(`${what}: fps must be > 0, got ${fps}`);
   if (!Number.isInteger(limit) || limit < 0) throw new ConfigError(`${what}: limit must be an integer >= 0, got ${limit}`);
   if (!Number.isFinite(stallTimeoutMs) || stallTimeoutMs < 0) {
