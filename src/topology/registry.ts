@@ -1,3 +1,4 @@
+import { indexSinkComponent } from '../index/index-sink.js';
 import { kafkaSinkComponent } from '../kafka/kafka-sink.js';
 import { kafkaSourceComponent } from '../kafka/kafka-source.js';
 import { annotatedPngSinkComponent } from '../sinks/annotated-png-sink.js';
@@ -28,6 +29,7 @@ export const SINKS: { readonly [K in SinkKind]: SinkComponent<K> } = {
   summary: summarySinkComponent,
   console: consoleSinkComponent,
   kafka: kafkaSinkComponent,
+  index: indexSinkComponent,
 };
 
 export const EMBEDDERS: { readonly [K in EmbedderKind]: EmbedderComponent<K> } = {

@@ -158,6 +158,56 @@ export interface Topology {
         path: string;
       }
     | {
+        kind: 'index';
+        /**
+         * index folder (relative to the topology file) or an object-store URI LanceDB supports (s3://, gs://, az://)
+         */
+        path: string;
+        /**
+         * table name inside the index
+         */
+        table: string;
+        /**
+         * passed to LanceDB as they are: credentials, region, endpoint of an object store
+         */
+        storageOptions: {
+          [k: string]: string;
+        };
+        /**
+         * after this many rows written by this process: compact the table's small fragments, fold new rows into the ANN index, build it once the table has ann.minRows (0: only when the sink closes)
+         */
+        optimizeEveryRows: number;
+        /**
+         * the approximate-nearest-neighbour index (IVF-PQ, cosine distance); below minRows every search is an exact scan
+         */
+        ann: {
+          /**
+           * build the IVF-PQ index once the table holds this many rows (PQ training needs at least 256)
+           */
+          minRows: number;
+          /**
+           * IVF partitions; 0: LanceDB's default (square root of the row count)
+           */
+          numPartitions: number;
+          /**
+           * PQ sub-vectors; must divide the embedding size; 0: LanceDB's default (size / 16, or / 8)
+           */
+          numSubVectors: number;
+          /**
+           * bits per PQ code
+           */
+          numBits: 4 | 8;
+          /**
+           * query time: IVF partitions searched (recorded in the index when it is created; search --nprobes overrides)
+           */
+          nprobes: number;
+          /**
+           * query time: k x refineFactor candidates re-ranked by their exact cosine (recorded in the index when it is created; search --refine-factor overrides)
+           */
+          refineFactor: number;
+        };
+      }
+    | {
         kind: 'console';
         everyMs: number;
       }

@@ -1,0 +1,162 @@
+import { Index, makeArrowTable, type Connection, type Table } from '@lancedb/lancedb';
+import type { Schema } from 'apache-arrow';
+import { ConfigError, OgclipError } from '../errors.js';
+import { checkIdentity, manifestMetadata, type IndexIdentity, type IndexManifest } from './index-manifest.js';
+import { EMBEDDING_COLUMN, indexSchema, type IndexRow } from './index-row.js';
+import { DEFAULT_TABLE, connectIndex, describe, openTableIfAny, readManifest, type IndexLocation } from './object-index.js';
+
+/** The ANN index's settings (the index sink's `ann` options). */
+export interface AnnOptions {
+  readonly minRows: number;
+  readonly numPartitions: number; // 0: LanceDB's default
+  readonly numSubVectors: number; // 0: LanceDB's default
+  readonly numBits: 4 | 8;
+  readonly nprobes: number;
+  readonly refineFactor: number;
+}
+
+export interface IndexWriterOptions {
+  readonly location: IndexLocation;
+  readonly identity: IndexIdentity;
+  /** The topology's label template, recorded for text queries. */
+  readonly labelTemplate: string;
+  readonly ann: AnnOptions;
+  /** Maintenance (compaction, ANN build or update) after this many rows written here; 0: at close only. */
+  readonly optimizeEveryRows: number;
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * The write side of an object index. `upsert` is one LanceDB merge-insert on `key` (matched rows
+ * updated, new rows inserted): a replayed frame leaves its objects once. Each merge-insert commits
+ * a new table version before it resolves (the data files first, then the manifest that names
+ * them), so once `upsert` resolves the rows survive the process; several processes may write one
+ * index: LanceDB retries a commit that conflicts with another writer's, and what still fails is
+ * thrown as retriable for the pipeline's sink retry.
+ *
+ * The table is created by the first upsert (the embedding size is known then), its manifest in
+ * the schema metadata. A table that holds another model version or embedder is refused at open.
+ */
+export class IndexWriter {
+  #table: Table | undefined;
+  #manifest: IndexManifest | undefined;
+  #schema: Schema | undefined;
+  #sinceMaintenance = 0;
+  #hasAnn = false;
+
+  private constructor(
+    private readonly db: Connection,
+    private readonly o: IndexWriterOptions,
+  ) {}
+
+  static async open(o: IndexWriterOptions): Promise<IndexWriter> {
+    const db = await connectIndex(o.location);
+    const w = new IndexWriter(db, o);
+    try {
+      const table = await openTableIfAny(db, o.location);
+      if (table) await w.#adopt(table);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return w;
+  }
+
+  get manifest(): IndexManifest | undefined {
+    return this.#manifest;
+  }
+
+  async #adopt(table: Table): Promise<void> {
+    const manifest = await readManifest(table, this.o.location);
+    try {
+      checkIdentity(manifest, this.o.identity, describe(this.o.location));
+    } catch (err) {
+      table.close();
+      throw err;
+    }
+    this.#table = table;
+    this.#manifest = manifest;
+    this.#schema = await table.schema();
+    this.#hasAnn = (await table.listIndices()).some((i) => i.columns.includes(EMBEDDING_COLUMN));
+  }
+
+  async #tableFor(dim: number): Promise<Table> {
+    if (!this.#table) {
+      const { ann, identity, labelTemplate } = this.o;
+      const manifest: IndexManifest = { format: 1, ...identity, labelTemplate, dim, nprobes: ann.nprobes, refineFactor: ann.refineFactor };
+      // existOk: when another process created the table first, this opens theirs, and #adopt checks it.
+      const table = await lance(this.o.location, 'create the table', () =>
+        this.db.createEmptyTable(this.o.location.table ?? DEFAULT_TABLE, indexSchema(dim, manifestMetadata(manifest)), {
+          mode: 'create',
+          existOk: true,
+        }),
+      );
+      await this.#adopt(table);
+    }
+    if (this.#manifest!.dim !== dim) {
+      throw new ConfigError(`${describe(this.o.location)} holds ${this.#manifest!.dim}-value embeddings, these objects have ${dim}`);
+    }
+    return this.#table!;
+  }
+
+  /** Writes the rows (one merge-insert); resolves once the new table version is committed. */
+  async upsert(rows: readonly IndexRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    // One row per key: LanceDB leaves duplicate keys within one merge-insert undefined.
+    const unique = [...new Map(rows.map((r) => [r.key, r])).values()];
+    const table = await this.#tableFor(unique[0]!.embedding.length);
+    const data = makeArrowTable(unique as unknown as Record<string, unknown>[], { schema: this.#schema! });
+    await lance(this.o.location, 'upsert', () => table.mergeInsert('key').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data));
+    this.#sinceMaintenance += unique.length;
+    if (this.o.optimizeEveryRows > 0 && this.#sinceMaintenance >= this.o.optimizeEveryRows) await this.maintain();
+  }
+
+  /**
+   * Compacts the small fragments each upsert leaves, folds the rows written since into the ANN
+   * index, and builds that index once the table holds ann.minRows. A failure is logged, not
+   * thrown: the rows are already committed, and the next maintenance does the work.
+   */
+  async maintain(): Promise<void> {
+    const table = this.#table;
+    if (!table) return;
+    this.#sinceMaintenance = 0;
+    try {
+      await table.optimize();
+      if (!this.#hasAnn) {
+        const rows = await table.countRows();
+        if (rows >= this.o.ann.minRows) {
+          const { numPartitions, numSubVectors, numBits } = this.o.ann;
+          await table.createIndex(EMBEDDING_COLUMN, {
+            config: Index.ivfPq({
+              distanceType: 'cosine',
+              numBits,
+              ...(numPartitions > 0 ? { numPartitions } : {}),
+              ...(numSubVectors > 0 ? { numSubVectors } : {}),
+            }),
+          });
+          this.#hasAnn = true;
+          this.o.log?.(`${describe(this.o.location)}: IVF-PQ index built over ${rows} objects`);
+        }
+      }
+    } catch (err) {
+      this.o.log?.(`${describe(this.o.location)}: maintenance failed, retried at the next one (${(err as Error).message})`);
+    }
+  }
+
+  /** Runs a last maintenance when rows were written since the previous one, then closes. */
+  async close(): Promise<void> {
+    if (this.#sinceMaintenance > 0) await this.maintain();
+    this.#table?.close();
+    this.db.close();
+  }
+}
+
+/** A LanceDB call whose failure is retriable (I/O, a commit that lost to other writers), unless it is a ConfigError. */
+async function lance<T>(location: IndexLocation, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof OgclipError) throw err;
+    throw new OgclipError(`${describe(location)}: ${what} failed (${(err as Error).message})`, { retriable: true, cause: err });
+  }
+}

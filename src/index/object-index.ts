@@ -1,0 +1,231 @@
+import { connect, type Connection, type Table } from '@lancedb/lancedb';
+import { ConfigError } from '../errors.js';
+import type { Rle } from '../masks/rle.js';
+import type { FrameOrigin, ObjectLabel } from '../record.js';
+import { wherePredicate, type SearchFilters } from './index-filters.js';
+import { manifestOf, type IndexManifest } from './index-manifest.js';
+import { EMBEDDING_COLUMN } from './index-row.js';
+
+/** Where an index lives: a local folder or an object-store URI, the table in it, and the store's options. */
+export interface IndexLocation {
+  readonly uri: string;
+  readonly table?: string; // default "objects"
+  readonly storageOptions?: Readonly<Record<string, string>>;
+}
+
+export const DEFAULT_TABLE = 'objects';
+
+/** One object as the index holds it. */
+export interface IndexedObject {
+  readonly key: string;
+  readonly streamId: string;
+  readonly frameId: string;
+  readonly timestamp: number; // ms since epoch
+  readonly objectId: number;
+  readonly width: number;
+  readonly height: number;
+  readonly box: readonly [number, number, number, number];
+  readonly mask: Rle;
+  readonly maskScore: number; // predicted IoU of the mask
+  readonly labels: readonly ObjectLabel[];
+  readonly model: string;
+  readonly origin: FrameOrigin;
+}
+
+/** A search result: the object and its cosine similarity to the query. */
+export interface ObjectHit extends IndexedObject {
+  readonly score: number;
+}
+
+export interface SearchOptions {
+  /** IVF partitions searched (an ANN index only); default: the index's. */
+  readonly nprobes?: number;
+  /** k x refineFactor ANN candidates re-ranked by exact distance; default: the index's. */
+  readonly refineFactor?: number;
+}
+
+/** The store a location names; errors name the location. */
+export async function connectIndex(location: IndexLocation): Promise<Connection> {
+  try {
+    return await connect(location.uri, { storageOptions: { ...location.storageOptions } });
+  } catch (err) {
+    throw new ConfigError(`index ${location.uri}: cannot open (${(err as Error).message})`, { cause: err });
+  }
+}
+
+export const describe = (location: IndexLocation) => `index ${location.uri} (table "${location.table ?? DEFAULT_TABLE}")`;
+
+/** The table of a location, or undefined when there is none yet; a table that exists but cannot be opened is a ConfigError. */
+export async function openTableIfAny(db: Connection, location: IndexLocation): Promise<Table | undefined> {
+  const name = location.table ?? DEFAULT_TABLE;
+  let names: string[];
+  try {
+    names = await db.tableNames();
+  } catch (err) {
+    throw new ConfigError(`${describe(location)}: cannot list its tables (${(err as Error).message})`, { cause: err });
+  }
+  if (!names.includes(name)) return undefined;
+  try {
+    return await db.openTable(name, undefined, location.storageOptions ? { storageOptions: { ...location.storageOptions } } : {});
+  } catch (err) {
+    throw new ConfigError(
+      `${describe(location)}: the table cannot be opened, it is damaged or not a LanceDB table (${(err as Error).message})`,
+      {
+        cause: err,
+      },
+    );
+  }
+}
+
+export async function readManifest(table: Table, location: IndexLocation): Promise<IndexManifest> {
+  let schema;
+  try {
+    schema = await table.schema();
+  } catch (err) {
+    throw new ConfigError(`${describe(location)}: cannot read its schema, the table is damaged (${(err as Error).message})`, {
+      cause: err,
+    });
+  }
+  return manifestOf(schema.metadata, describe(location));
+}
+
+/**
+ * An object index opened for searching (`openObjectIndex`). Searches are exact cosine scans until
+ * the writer builds the IVF-PQ index; after that LanceDB searches the indexed rows approximately
+ * (nprobes, refineFactor) and the rows written since exactly.
+ */
+export class ObjectIndex {
+  private constructor(
+    private readonly db: Connection,
+    private readonly table: Table,
+    readonly manifest: IndexManifest,
+    readonly location: IndexLocation,
+  ) {}
+
+  /** Opens an existing index; a missing, damaged or foreign table is a ConfigError saying so. */
+  static async open(location: IndexLocation | string): Promise<ObjectIndex> {
+    const loc = typeof location === 'string' ? { uri: location } : location;
+    const db = await connectIndex(loc);
+    try {
+      const table = await openTableIfAny(db, loc);
+      if (!table) {
+        throw new ConfigError(
+          `${describe(loc)}: no such index. Build one by running a topology with an index sink ({ kind: index, path: ${loc.uri} }), ` +
+            'e.g. ogclip run topologies/index-archive.yaml',
+        );
+      }
+      return new ObjectIndex(db, table, await readManifest(table, loc), loc);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** name@version of the bundle whose embeddings the index holds. */
+  get modelVersion(): string {
+    return `${this.manifest.modelName}@${this.manifest.modelVersion}`;
+  }
+
+  /** The k objects nearest to `vector` (cosine), best first, among those the filters let through. */
+  async search(vector: ArrayLike<number>, filters: SearchFilters = {}, k = 10, options: SearchOptions = {}): Promise<ObjectHit[]> {
+    if (vector.length !== this.manifest.dim) {
+      throw new ConfigError(
+        `${describe(this.location)}: the query vector has ${vector.length} values, the index holds ${this.manifest.dim}`,
+      );
+    }
+    if (!Number.isInteger(k) || k < 1) throw new ConfigError(`k: ${k} is not a positive whole number`);
+    let q = this.table
+      .vectorSearch(Array.from(vector))
+      .column(EMBEDDING_COLUMN)
+      .distanceType('cosine')
+      .nprobes(options.nprobes ?? this.manifest.nprobes)
+      .refineFactor(options.refineFactor ?? this.manifest.refineFactor)
+      .limit(k);
+    const where = wherePredicate(filters);
+    if (where) q = q.where(where);
+    const rows = (await q.toArray()) as Row[];
+    // LanceDB's cosine distance is 1 - cosine similarity.
+    return rows.map((r) => ({ ...objectOf(r), score: 1 - r._distance! }));
+  }
+
+  /** How many objects the index holds (among those the filters let through). */
+  count(filters: SearchFilters = {}): Promise<number> {
+    return this.table.countRows(wherePredicate(filters));
+  }
+
+  /** Every object (the filters applied) with its stored embedding, in no particular order. */
+  async objects(filters: SearchFilters = {}): Promise<(IndexedObject & { readonly embedding: Float32Array })[]> {
+    let q = this.table.query();
+    const where = wherePredicate(filters);
+    if (where) q = q.where(where);
+    const rows = (await q.toArray()) as Row[];
+    return rows.map((r) => ({ ...objectOf(r), embedding: Float32Array.from(r.embedding) }));
+  }
+
+  close(): void {
+    this.table.close();
+    this.db.close();
+  }
+}
+
+/** Opens an existing object index for searching (see ObjectIndex). */
+export function openObjectIndex(location: IndexLocation | string): Promise<ObjectIndex> {
+  return ObjectIndex.open(location);
+}
+
+/** A row as LanceDB's query results give it (Arrow struct rows: lists are Arrow vectors). */
+interface Row {
+  key: string;
+  stream_id: string;
+  frame_id: string;
+  timestamp: bigint;
+  object_id: number;
+  width: number;
+  height: number;
+  box: Iterable<number>;
+  mask: { size: Iterable<number>; counts: Iterable<number> };
+  score: number;
+  embedding: Iterable<number>;
+  labels: Iterable<{ label: string; score: number }>;
+  model: string;
+  origin_kind: string;
+  origin_path: string | null;
+  origin_index: number | null;
+  origin_topic: string | null;
+  origin_partition: number | null;
+  origin_offset: string | null;
+  _distance?: number;
+}
+
+function originOf(r: Row): FrameOrigin {
+  switch (r.origin_kind) {
+    case 'file':
+      return { kind: 'file', path: r.origin_path ?? '' };
+    case 'dataset':
+      return { kind: 'dataset', path: r.origin_path ?? '', index: r.origin_index ?? 0 };
+    case 'kafka':
+      return { kind: 'kafka', topic: r.origin_topic ?? '', partition: r.origin_partition ?? 0, offset: r.origin_offset ?? '' };
+    default:
+      return { kind: 'memory' };
+  }
+}
+
+function objectOf(r: Row): IndexedObject {
+  const [x0, y0, x1, y1] = [...r.box];
+  const [h, w] = [...r.mask.size];
+  return {
+    key: r.key,
+    streamId: r.stream_id,
+    frameId: r.frame_id,
+    timestamp: Number(r.timestamp),
+    objectId: r.object_id,
+    width: r.width,
+    height: r.height,
+    box: [x0!, y0!, x1!, y1!],
+    mask: { size: [h!, w!], counts: [...r.mask.counts] },
+    maskScore: r.score,
+    labels: [...r.labels].map((l) => ({ label: l.label, score: l.score })),
+    model: r.model,
+    origin: originOf(r),
+  };
+}
