@@ -1,8 +1,10 @@
 import { Command } from 'commander';
+import { registerCamera } from './camera-command.js';
 import { registerDetect, registerEmbed } from './single-image-commands.js';
 import { registerEval } from './eval-command.js';
 import { registerKafka } from './kafka-commands.js';
 import { registerRun } from './run-command.js';
+import { registerSearch } from './search-command.js';
 
 /** `ogclip` command line: run a topology, embed or detect one image, evaluate on a dataset. */
 export async function main(argv: readonly string[]): Promise<void> {
@@ -14,5 +16,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerDetect(program);
   registerEval(program);
   registerKafka(program);
+  registerSearch(program);
+  registerCamera(program);
   await program.parseAsync([...argv]);
 }

@@ -1,0 +1,38 @@
+import { HEADERS } from '../kafka/kafka-message.js';
+
+/** How a frame message is keyed: per stream (one partition, in order) or per frame (spread). */
+export type KeyBy = 'stream' | 'frame';
+
+/** One input frame as a Kafka message: raw image bytes, the frame headers, a key. */
+export interface FrameMessage {
+  readonly key: string;
+  readonly value: Buffer;
+  readonly headers: Record<string, string>;
+}
+
+export interface FrameMessageFields {
+  readonly streamId: string;
+  readonly frameId: string;
+  /** Capture time, epoch ms (the `ogclip-timestamp` header; the record's `timestamp`). */
+  readonly capturedAt: number;
+  readonly payload: Uint8Array;
+  readonly contentType: string;
+}
+
+/**
+ * The message `ogclip produce` sends for one image (raw bytes + HEADERS, keyed `streamId` or
+ * `streamId/frameId`), as a function: produce builds it inline in src/cli/kafka-commands.ts,
+ * which does not export it. Keep the two in step until it moves next to HEADERS.
+ */
+export function frameMessage(f: FrameMessageFields, keyBy: KeyBy): FrameMessage {
+  return {
+    key: keyBy === 'frame' ? `${f.streamId}/${f.frameId}` : f.streamId,
+    value: Buffer.from(f.payload.buffer, f.payload.byteOffset, f.payload.byteLength),
+    headers: {
+      [HEADERS.contentType]: f.contentType,
+      [HEADERS.frameId]: f.frameId,
+      [HEADERS.streamId]: f.streamId,
+      [HEADERS.timestamp]: String(f.capturedAt),
+    },
+  };
+}
