@@ -88,3 +88,20 @@ export {
   type DetectionsMessage,
   type DeadLetterMessage,
 } from './sinks/messages.js';
+
+// Object search: the index a `kind: index` sink writes, searched by a vector, a text or an example object.
+export {
+  openObjectIndex,
+  ObjectIndex,
+  type IndexLocation,
+  type IndexedObject,
+  type ObjectHit,
+  type SearchOptions,
+} from './index/object-index.js';
+export { IndexWriter, type IndexWriterOptions, type AnnOptions } from './index/index-writer.js';
+export { indexSink, type IndexSinkOptions } from './index/index-sink.js';
+export { indexRows, objectKey, type IndexRow } from './index/index-row.js';
+export { wherePredicate, parseTime, type SearchFilters } from './index/index-filters.js';
+export { checkIdentity, type IndexManifest, type IndexIdentity } from './index/index-manifest.js';
+export { textQueryVector, exampleQueryVector, type ExampleQuery, type ExampleObject } from './index/query-vectors.js';
+export { contactSheet, type ContactSheet, type ContactSheetOptions } from './index/contact-sheet.js';

@@ -2,6 +2,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { retrievalScores } from '../eval/retrieval.js';
+import { retrievalThroughIndex } from '../eval/retrieval-through-index.js';
+import { indexSink } from '../index/index-sink.js';
+import { objectKey } from '../index/index-row.js';
+import { openObjectIndex } from '../index/object-index.js';
 import { interiorPoint } from '../masks/interior-point.js';
 import { readBundle } from '../models/bundle.js';
 import { openModelSet, type ModelSet } from '../models/model-set.js';
@@ -30,6 +34,7 @@ interface EvalOptions {
   limit: number;
   out?: string;
   detection: boolean;
+  throughIndex?: string;
 }
 
 /** The prompt of one ground-truth object, or a message saying why it cannot be prompted that way. */
@@ -70,6 +75,36 @@ async function promptedRun(
   return sink.records;
 }
 
+/**
+ * Retrieval through an object index: the prompted run's records are written by the index sink
+ * (as a topology with `kind: index` would), then every similarity comes from the index's searches.
+ */
+async function indexedRetrieval(
+  dir: string,
+  models: ModelSet,
+  embedder: Topology['embedder'],
+  records: readonly FrameRecord[],
+  truth: ReadonlyMap<string, number>,
+  texts: readonly Float32Array[],
+): Promise<ReturnType<typeof retrievalScores>> {
+  const m = models.bundle.manifest;
+  const spec = defaultTopology(models.bundle.dir, { sinks: [{ kind: 'index', path: dir }] }).sinks[0];
+  if (spec?.kind !== 'index') throw new Error('eval --through-index: no index sink spec');
+  // Captions are embedded without a template here (see `texts`), so the index records '{}'.
+  const sink = await indexSink(spec, { modelName: m.name, modelVersion: m.version, embedder }, '{}');
+  try {
+    await sink.write(records, { modelName: m.name, modelVersion: m.version });
+  } finally {
+    await sink.close();
+  }
+  const index = await openObjectIndex(dir);
+  try {
+    return await retrievalThroughIndex(index, truth, texts);
+  } finally {
+    index.close();
+  }
+}
+
 export function registerEval(program: Command): void {
   program
     .command('eval')
@@ -90,6 +125,10 @@ export function registerEval(program: Command): void {
     .option('--limit <n>', 'first n frames only (0: all)', (v) => Number.parseInt(v, 10), 0)
     .option('--out <json>', 'write the report here as well')
     .option('--no-detection', 'retrieval only (skip the automatic-mask detection run)')
+    .option(
+      '--through-index <dir>',
+      "also compute the retrieval figures of the first embedder through an object index: its objects upserted into <dir> by the index sink, every similarity from the index's caption searches",
+    )
     .action(async (dataset: string, o: EvalOptions) => {
       const t = o.topology ? await loadTopology(o.topology) : defaultTopology(resolve(o.bundle));
       const models = await openModelSet(await readBundle(o.topology ? t.bundle : resolve(o.bundle)), sessionOptionsOf(t), supervisionOf(t));
@@ -98,6 +137,7 @@ export function registerEval(program: Command): void {
         const texts = (await models.clipText.embed(labels)).map(l2normalise);
         const index = new Map(labels.map((l, i) => [l, i]));
         const retrieval: Record<string, ReturnType<typeof retrievalScores>> = {};
+        let throughIndex: Record<string, unknown> | undefined;
         const embedders: Topology['embedder'][] = models.head ? ['object-guided', 'crop'] : ['crop'];
         const m = models.bundle.manifest;
         const inputs = { sam2: { size: m.sam2.input_size, ...models.sam2Norm }, clip: { size: m.clip.image_size, ...models.clipNorm } };
@@ -106,6 +146,7 @@ export function registerEval(program: Command): void {
           const objs: Float32Array[] = [];
           const plain: Float32Array[] = [];
           const truth: number[] = [];
+          const keyed = new Map<string, number>(); // object key -> caption, for --through-index
           for (const r of records) {
             const { objects: found, groundTruth, image } = r;
             if (r.error || !found || !groundTruth || !image) continue;
@@ -121,11 +162,19 @@ export function registerEval(program: Command): void {
               if (label === undefined || !embedding) return;
               objs.push(embedding);
               truth.push(label);
+              keyed.set(objectKey(r, m.version, obj.index), label);
               if (frame) plain.push(l2normalise(frame.embeds));
             });
           }
           retrieval[embedder === 'crop' ? 'crop_clip' : 'object_guided'] = retrievalScores(objs, truth, texts);
           if (embedder === 'crop') retrieval.plain_clip = retrievalScores(plain, truth, texts);
+          if (o.throughIndex && embedder === embedders[0]) {
+            const name = embedder === 'crop' ? 'crop_clip' : 'object_guided';
+            throughIndex = {
+              [name]: await indexedRetrieval(resolve(o.throughIndex), models, embedder, records, keyed, texts),
+              index: resolve(o.throughIndex),
+            };
+          }
         }
         let detection: Record<string, unknown> | undefined;
         if (o.detection) {
@@ -149,6 +198,7 @@ export function registerEval(program: Command): void {
           bundle: models.modelVersion,
           protocol: `retrieval: ${o.prompt === 'click' ? 'one click per ground-truth object at its deepest point (as training/ogclip_factory/evaluate.py)' : 'each ground-truth object prompted by its box (as training/ogclip_factory/user_eval.py)'}; ties count against the query; t2i also reports mAP and R-precision; detection: automatic masks, correct = mask IoU >= 0.5 with a ground-truth object and its label`,
           retrieval,
+          ...(throughIndex ? { retrieval_through_index: throughIndex } : {}),
           ...(detection ? { detection } : {}),
         };
         const text = JSON.stringify(report, null, 2);

@@ -63,7 +63,19 @@ export function retrievalScores(
       throw new Error(`retrievalScores: object ${i} has caption index ${l}, not one of the ${texts.length} captions`);
     }
   });
-  const sims = objects.map((o) => texts.map((t) => dot(o, t)));
+  return retrievalFromSimilarities(
+    objects.map((o) => texts.map((t) => dot(o, t))),
+    labels,
+  );
+}
+
+/**
+ * The same scores from a similarity matrix (`sims[i][t]`: object i against caption t), however it
+ * was computed: by dot products here, or by the scores an object index returns for caption
+ * queries (retrievalThroughIndex).
+ */
+export function retrievalFromSimilarities(sims: readonly (readonly number[])[], labels: readonly number[]): RetrievalScores {
+  if (labels.length !== sims.length) throw new Error(`retrievalFromSimilarities: ${sims.length} objects but ${labels.length} labels`);
   const i2t = sims.map((row, i) => {
     const own = labels[i]!;
     let rank = 1;
