@@ -87,7 +87,12 @@ export function registerKafka(program: Command): void {
     .option('--json', 'print the messages as they are', false)
     .option('--max <n>', 'exit after n messages', (v) => Number.parseInt(v, 10))
     .action(async (topic: string, o: { brokers: string[]; fromBeginning: boolean; json: boolean; max?: number }) => {
-      const consumer = client(o.brokers, 'ogclip-tail').consumer({ groupId: `ogclip-tail-${process.pid}-${Date.now()}` });
+      // read_committed (kafkajs's default, stated because it matters): outputs of an exactly-once
+      // run show up once their transaction commits, and never when it was aborted.
+      const consumer = client(o.brokers, 'ogclip-tail').consumer({
+        groupId: `ogclip-tail-${process.pid}-${Date.now()}`,
+        readUncommitted: false,
+      });
       await consumer.connect();
       await consumer.subscribe({ topic, fromBeginning: o.fromBeginning });
       let seen = 0;

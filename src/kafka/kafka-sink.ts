@@ -6,12 +6,15 @@ import { detectionsMessage, objectsMessage } from '../sinks/messages.js';
 import type { Sink, SinkContext } from '../sinks/sink.js';
 import type { SinkComponent } from '../topology/component.js';
 import type { JsonlContent } from '../sinks/jsonl-sink.js';
+import type { OutputTransaction } from './exactly-once-delivery.js';
 
 export interface KafkaSinkOptions {
   readonly brokers: readonly string[];
   readonly topic: string;
   readonly content: JsonlContent; // objects | detections | dead-letters
   readonly clientId: string;
+  /** delivery: exactly-once: the messages go into the input partition's transaction instead of a send of their own. */
+  readonly transaction?: OutputTransaction;
 }
 
 /** Dead-letter headers: why the frame failed and where it came from. */
@@ -53,8 +56,27 @@ function output(r: FrameRecord, ctx: SinkContext, content: 'objects' | 'detectio
 /**
  * Publishes objects, detections or dead letters. Idempotent producer, acks from all in-sync
  * replicas; `write` resolves only once Kafka acknowledged, so offsets are committed after.
+ * In exactly-once delivery it has no producer: `write` leaves each message with the source's
+ * transaction of the frame's partition, which sends it with the offsets once the frame is acked.
  */
 export async function kafkaSink(o: KafkaSinkOptions): Promise<Sink> {
+  const messageOf = (r: FrameRecord, ctx: SinkContext): Message | undefined => {
+    if (o.content === 'dead-letters') return r.error ? deadLetter(r, ctx) : undefined;
+    return r.error ? undefined : output(r, ctx, o.content as 'objects' | 'detections');
+  };
+  const transaction = o.transaction;
+  if (transaction) {
+    return {
+      name: `kafka:${o.content}:${o.topic}`,
+      write: async (records, ctx) => {
+        for (const r of records) {
+          const m = messageOf(r, ctx);
+          if (m) transaction.stage(r, o.topic, m);
+        }
+      },
+      close: async () => {},
+    };
+  }
   const producer: Producer = kafkaClient(o.brokers, o.clientId).producer({
     idempotent: true,
     maxInFlightRequests: 1,
@@ -64,9 +86,7 @@ export async function kafkaSink(o: KafkaSinkOptions): Promise<Sink> {
   return {
     name: `kafka:${o.content}:${o.topic}`,
     async write(records, ctx) {
-      const messages = records
-        .filter((r) => (o.content === 'dead-letters' ? !!r.error : !r.error))
-        .map((r) => (o.content === 'dead-letters' ? deadLetter(r, ctx) : output(r, ctx, o.content as 'objects' | 'detections')));
+      const messages = records.map((r) => messageOf(r, ctx)).filter((m) => m !== undefined);
       if (messages.length === 0) return;
       try {
         await producer.send({ topic: o.topic, acks: -1, compression: CompressionTypes.None, messages });
@@ -86,4 +106,7 @@ export async function kafkaSink(o: KafkaSinkOptions): Promise<Sink> {
 }
 
 /** `kind: kafka` in a topology's sinks. */
-export const kafkaSinkComponent: SinkComponent<'kafka'> = { kind: 'kafka', create: (o) => kafkaSink(o) };
+export const kafkaSinkComponent: SinkComponent<'kafka'> = {
+  kind: 'kafka',
+  create: (o, { transaction }) => kafkaSink({ ...o, ...(transaction ? { transaction } : {}) }),
+};

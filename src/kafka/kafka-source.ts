@@ -1,5 +1,6 @@
-import { type Consumer, type EachBatchPayload } from 'kafkajs';
+import { type Admin, type Consumer, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
 import { kafkaClient } from './kafka-client.js';
+import { ExactlyOnceDelivery } from './exactly-once-delivery.js';
 import { ConfigError } from '../errors.js';
 import { LatestFrameBuffer, type DropReason } from '../operators/latest-frame-buffer.js';
 import type { FrameRecord } from '../record.js';
@@ -24,6 +25,12 @@ export interface KafkaSourceOptions {
   readonly stalenessMs: number; // live mode only
   readonly onDrop?: (record: FrameRecord, reason: DropReason) => void;
   readonly log?: (line: string) => void;
+  /** exactly-once: offsets are not committed here but in the outputs' transaction (see `transactions`). */
+  readonly delivery?: 'at-least-once' | 'exactly-once';
+  /** How often the lag gauge asks the broker for the partitions' ends (it also moves at every fetched batch). */
+  readonly lagRefreshMs?: number;
+  /** Image references (file://, http://) of one fetched batch loaded at once. */
+  readonly referenceConcurrency?: number;
 }
 
 export interface KafkaSourceStats {
@@ -33,28 +40,79 @@ export interface KafkaSourceStats {
   dropped: number; // live mode
   rebalances: number;
   crashes: number;
-  lag: Record<string, number>; // per partition: high watermark - next offset to read
+  assigned: number[]; // partitions of the input topic this member owns now
+  lag: Record<string, number>; // per partition this member owns: high watermark - next offset to read
+  transactions: number; // exactly-once: transactions committed
+  aborted: number; // exactly-once: transactions that failed (their partitions were rewound)
 }
 
 type Offsets = { topic: string; partition: number; offset: string };
 
+/** Consecutive failed transactions of one partition (each followed by a rewind) before the run stops. */
+const MAX_TRANSACTION_FAILURES = 10;
+
 /**
- * A kafkajs consumer-group source with at-least-once delivery: a message's offset is committed
- * only after the pipeline acknowledged it and everything before it on its partition. Fetching
- * waits (heartbeating) while the pipeline is full. On rebalance, queued frames of revoked
- * partitions are abandoned uncommitted (their new owner reads them again).
+ * A kafkajs consumer-group source. At-least-once (the default): a message's offset is committed
+ * only after the pipeline acknowledged it and everything before it on its partition. Exactly-once:
+ * the same offsets go into the transaction that carries the Kafka sinks' outputs of those frames
+ * (exactly-once-delivery.ts); a failed transaction is aborted and its partition rewound to the
+ * committed offset, so the frames are read and processed again. Fetching waits (heartbeating)
+ * while the pipeline is full. On rebalance, queued frames of revoked partitions are abandoned
+ * uncommitted (their new owner reads them again).
  */
-export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly stats: KafkaSourceStats; readonly started: Promise<void> } {
+export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
+  readonly stats: KafkaSourceStats;
+  readonly started: Promise<void>;
+  /** exactly-once only: where the Kafka sinks leave their messages. */
+  readonly transactions?: ExactlyOnceDelivery;
+} {
   if (o.brokers.length === 0) throw new ConfigError('kafka source: brokers must list at least one host:port');
   if (!(o.maxQueued >= 1)) throw new ConfigError('kafka source: maxQueued must be >= 1');
+  const referenceConcurrency = o.referenceConcurrency ?? 8;
+  if (!(referenceConcurrency >= 1)) throw new ConfigError('kafka source: referenceConcurrency must be >= 1');
   const log = o.log ?? (() => {});
-  const stats: KafkaSourceStats = { received: 0, committed: 0, commitCalls: 0, dropped: 0, rebalances: 0, crashes: 0, lag: {} };
+  const stats: KafkaSourceStats = {
+    received: 0,
+    committed: 0,
+    commitCalls: 0,
+    dropped: 0,
+    rebalances: 0,
+    crashes: 0,
+    assigned: [],
+    lag: {},
+    transactions: 0,
+    aborted: 0,
+  };
   const trackers = new Map<number, OffsetTracker>();
   const fifo: FrameRecord[] = [];
+  let assigned = new Set<number>();
+  // Per partition: the next offset this member will take (lag), and the first it took since the
+  // partition was assigned (where a rewind goes when nothing was committed yet).
+  const positions = new Map<number, bigint>();
+  const highWatermarks = new Map<number, bigint>();
+  const firstTaken = new Map<number, bigint>();
+  const committedAt = new Map<number, bigint>(); // exactly-once: the offset this member's last transaction committed
+  const failures = new Map<number, number>();
   let wakeReader: (() => void) | undefined;
   let wakeWriter: (() => void) | undefined;
   let stopped = false;
   let fatal: Error | undefined;
+  const client = kafkaClient(o.brokers, o.clientId);
+  let admin: Promise<Admin> | undefined;
+  const adminOf = () =>
+    (admin ??= (async () => {
+      const a = client.admin();
+      await a.connect();
+      return a;
+    })().catch((err: unknown) => {
+      admin = undefined;
+      throw err;
+    }));
+
+  const eos =
+    o.delivery === 'exactly-once'
+      ? new ExactlyOnceDelivery({ brokers: o.brokers, clientId: o.clientId, groupId: o.groupId, topic: o.topic, admin: adminOf, log })
+      : undefined;
 
   const trackerOf = (p: number) => {
     let t = trackers.get(p);
@@ -62,12 +120,72 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
     return t;
   };
   const partitionOf = (r: FrameRecord) => (r.origin.kind === 'kafka' ? r.origin : undefined);
+  const fail = (err: Error) => {
+    if (fatal || stopped) return;
+    fatal = err;
+    live?.end(); // live mode reads the buffer, not the fifo: ending it lets frames() throw
+    wakeReader?.();
+  };
+
+  /**
+   * Exactly-once: the partition's transaction failed (aborted), so what this member read of it
+   * since the last commit is void. New incarnation (frames still inside the pipeline are stale:
+   * their outputs and acks are ignored), queue emptied, and the consumer sent back to the last
+   * offset this member committed; the next batch claims the partition again and skips whatever
+   * the broker says was committed after all (a commit whose answer was lost).
+   */
+  const rewind = (partition: number) => {
+    const back = committedAt.get(partition) ?? firstTaken.get(partition);
+    eos!.begin(partition);
+    trackers.delete(partition);
+    for (let i = fifo.length - 1; i >= 0; i--) if (partitionOf(fifo[i]!)?.partition === partition) fifo.splice(i, 1);
+    if (back !== undefined) {
+      try {
+        consumer.seek({ topic: o.topic, partition, offset: back.toString() });
+        positions.set(partition, back);
+      } catch (err) {
+        // Not running (restarting after a crash): it will fetch from the committed offset anyway.
+        log(`kafka: exactly-once: seek of partition ${partition} failed (${(err as Error).message})`);
+      }
+    }
+    wakeWriter?.();
+    log(`kafka: exactly-once: partition ${partition} rewound to ${back ?? 'its start'}; its frames since will be read again`);
+  };
+
+  const transact = async (c: Offsets) => {
+    const incarnation = eos!.incarnation(c.partition);
+    try {
+      await eos!.commit(c.partition, c.offset);
+      stats.transactions++;
+      failures.delete(c.partition);
+      trackers.get(c.partition)?.committed(c.offset);
+      committedAt.set(c.partition, BigInt(c.offset));
+      stats.committed++;
+    } catch (err) {
+      stats.aborted++;
+      // Revoked or already rewound meanwhile: nothing of that incarnation is ours to redo.
+      if (stopped || !assigned.has(c.partition) || eos!.incarnation(c.partition) !== incarnation) return;
+      const n = (failures.get(c.partition) ?? 0) + 1;
+      failures.set(c.partition, n);
+      log(`kafka: exactly-once: transaction of partition ${c.partition} failed (${(err as Error).message}); aborted (${n} in a row)`);
+      if (n >= MAX_TRANSACTION_FAILURES) {
+        fail(
+          new Error(`kafka exactly-once: ${n} transactions of partition ${c.partition} failed in a row; last: ${(err as Error).message}`),
+        );
+        return;
+      }
+      rewind(c.partition);
+    }
+  };
 
   // Commits are coalesced: at most one in flight and one wanted after it, whatever the rate of
   // acks (one commit per ack grew a chain without bound when frames came faster than a round trip).
   let committing: Promise<void> | undefined;
   let commitWanted = false;
   const commitOnce = async () => {
+    // Exactly-once: the acks of a sink batch come one by one in the same turn of the event loop;
+    // starting after them makes one transaction per batch (and partition), not one for its first frame.
+    if (eos) await new Promise((resolve) => setImmediate(resolve));
     const offsets: Offsets[] = [];
     for (const [partition, t] of trackers) {
       const offset = t.committable();
@@ -75,6 +193,10 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
     }
     if (offsets.length === 0) return;
     stats.commitCalls++;
+    if (eos) {
+      await Promise.all(offsets.map(transact)); // one producer per partition: they run side by side
+      return;
+    }
     try {
       await consumer.commitOffsets(offsets);
       for (const c of offsets) trackers.get(c.partition)?.committed(c.offset);
@@ -100,6 +222,7 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
   const markDone = (r: FrameRecord) => {
     const k = partitionOf(r);
     if (!k) return;
+    if (eos && !eos.isCurrent(r)) return; // read before a rewind or revocation: its offset is not ours to commit
     trackers.get(k.partition)?.done(k.offset);
     scheduleCommit();
   };
@@ -118,37 +241,95 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
         })
       : undefined;
 
-  const consumer: Consumer = kafkaClient(o.brokers, o.clientId).consumer({
+  const heartbeatMs = Math.max(1000, Math.floor(o.sessionTimeoutMs / 10));
+  const consumer: Consumer = client.consumer({
     groupId: o.groupId,
     sessionTimeout: o.sessionTimeoutMs,
-    heartbeatInterval: Math.max(1000, Math.floor(o.sessionTimeoutMs / 10)),
+    heartbeatInterval: heartbeatMs,
     maxBytesPerPartition: o.maxBytesPerPartition,
+    // Exactly-once needs it (an aborted transaction's messages must stay invisible); it is also
+    // kafkajs's default, stated here because the guarantee depends on it.
+    readUncommitted: false,
     retry: { initialRetryTime: 300, retries: 10, restartOnFailure: async () => !stopped },
   });
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     stats.rebalances++;
-    const assigned = new Set<number>(e.payload.memberAssignment[o.topic] ?? []);
-    for (const p of [...trackers.keys()]) if (!assigned.has(p)) trackers.delete(p);
+    const now = new Set<number>(e.payload.memberAssignment[o.topic] ?? []);
+    for (const p of assigned) {
+      if (now.has(p)) continue;
+      trackers.delete(p);
+      positions.delete(p);
+      highWatermarks.delete(p);
+      firstTaken.delete(p);
+      committedAt.delete(p);
+      failures.delete(p);
+      delete stats.lag[String(p)]; // the gauge shows the partitions this member owns, not the ones it lost
+      eos?.release(p);
+    }
+    for (const p of [...trackers.keys()]) if (!now.has(p)) trackers.delete(p);
+    for (const p of now) {
+      if (!eos) continue;
+      if (!eos.has(p)) eos.begin(p);
+      else {
+        // Kept across the rebalance: kafkajs would fetch it again from the committed offset, and
+        // the frames after it that are inside the pipeline would be read twice; go on after them.
+        const next = positions.get(p);
+        if (next !== undefined && trackers.has(p)) consumer.seek({ topic: o.topic, partition: p, offset: next.toString() });
+      }
+    }
+    assigned = now;
+    stats.assigned = [...now].sort((a, b) => a - b);
     // Frames of revoked partitions that the pipeline has not taken yet are abandoned.
     for (let i = fifo.length - 1; i >= 0; i--) {
       const k = partitionOf(fifo[i]!);
-      if (k && !assigned.has(k.partition)) fifo.splice(i, 1);
+      if (k && !now.has(k.partition)) fifo.splice(i, 1);
     }
-    log(`kafka: joined group ${o.groupId}, partitions [${[...assigned].join(', ')}]`);
+    log(`kafka: joined group ${o.groupId}, partitions [${[...now].join(', ')}]`);
   });
   consumer.on(consumer.events.CRASH, (e) => {
     stats.crashes++;
     log(`kafka: consumer crashed (${e.payload.error.message}); restart: ${e.payload.restart}`);
-    if (!e.payload.restart && !stopped) {
-      fatal = new Error(`kafka consumer stopped after a non-retriable error: ${e.payload.error.message}`);
-      live?.end(); // live mode reads the buffer, not the fifo: ending it lets frames() throw
-      wakeReader?.();
+    if (!e.payload.restart && !stopped) fail(new Error(`kafka consumer stopped after a non-retriable error: ${e.payload.error.message}`));
+  });
+
+  // The lag gauge: high watermark minus the next offset this member will take, for the partitions
+  // it owns. The ends come with every fetched batch and, on a timer, from the broker: while the
+  // pipeline is full no batch is fetched, and the lag must still grow with the input.
+  const updateLag = (committed?: Map<number, bigint>) => {
+    for (const p of assigned) {
+      const high = highWatermarks.get(p);
+      const next = positions.get(p) ?? committed?.get(p);
+      if (high !== undefined && next !== undefined) stats.lag[String(p)] = Number(high > next ? high - next : 0n);
     }
-  });
+  };
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-    stats.lag[String(e.payload.partition)] = Number(e.payload.offsetLagLow ?? e.payload.offsetLag ?? 0);
+    if (!assigned.has(e.payload.partition)) return;
+    highWatermarks.set(e.payload.partition, BigInt(e.payload.highWatermark));
+    updateLag();
   });
+  let refreshing = false;
+  const refreshLag = async () => {
+    if (refreshing || stopped || assigned.size === 0) return;
+    refreshing = true;
+    try {
+      const a = await adminOf();
+      for (const end of await a.fetchTopicOffsets(o.topic))
+        if (assigned.has(end.partition)) highWatermarks.set(end.partition, BigInt(end.high));
+      let committed: Map<number, bigint> | undefined;
+      if ([...assigned].some((p) => !positions.has(p))) {
+        const [offsets] = await a.fetchOffsets({ groupId: o.groupId, topics: [o.topic] });
+        committed = new Map((offsets?.partitions ?? []).filter((p) => Number(p.offset) >= 0).map((p) => [p.partition, BigInt(p.offset)]));
+      }
+      updateLag(committed);
+    } catch (err) {
+      log(`kafka: lag refresh failed (${(err as Error).message}); tried again in ${o.lagRefreshMs ?? 5000} ms`);
+    } finally {
+      refreshing = false;
+    }
+  };
+  const lagTimer = setInterval(() => void refreshLag(), o.lagRefreshMs ?? 5000);
+  lagTimer.unref();
 
   const enqueue = (r: FrameRecord) => {
     if (live) live.offer(r);
@@ -157,21 +338,27 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
   };
 
   const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
-    for (const m of batch.messages) {
-      if (!isRunning() || isStale() || stopped) break;
-      // Backpressure: while the pipeline is full, wait here (heartbeating) instead of fetching.
-      while (!live && fifo.length >= o.maxQueued && isRunning() && !isStale() && !stopped) {
-        await new Promise<void>((resolve) => {
-          wakeWriter = resolve;
-          setTimeout(resolve, 1000).unref();
-        });
-        await heartbeat();
+    const partition = batch.partition;
+    const going = () => isRunning() && !isStale() && !stopped && assigned.has(partition);
+    // Exactly-once: before the first frame of an incarnation, fence the partition's previous
+    // owner and learn what it committed; messages below that are done already.
+    const floor = eos ? await eos.claim(partition) : undefined;
+    const incarnation = eos?.incarnation(partition);
+    // A slow load (a large file, a slow server) must not get this member dropped from the group:
+    // heartbeats go on while it runs. Heartbeat errors (a rebalance) surface at the loop's own.
+    const whileHeartbeating = async <T>(work: Promise<T>): Promise<T> => {
+      const timer = setInterval(() => void heartbeat().catch(() => {}), heartbeatMs);
+      try {
+        return await work;
+      } finally {
+        clearInterval(timer);
       }
-      if (!isRunning() || isStale() || stopped) break;
-      const r = await recordFromKafka(
+    };
+    const load = (m: KafkaMessage) =>
+      recordFromKafka(
         {
           topic: batch.topic,
-          partition: batch.partition,
+          partition,
           offset: m.offset,
           key: m.key,
           value: m.value,
@@ -180,7 +367,38 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
         },
         o.references,
       );
-      trackerOf(batch.partition).track(m.offset);
+    // References are loaded up to `referenceConcurrency` messages ahead, and taken in order.
+    const loading: Promise<FrameRecord>[] = [];
+    let ahead = 0;
+    const messages = batch.messages;
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      if (!going()) break;
+      if (floor !== undefined && BigInt(m.offset) < floor) {
+        resolveOffset(m.offset); // committed by this partition's previous owner (or by a commit whose answer was lost)
+        positions.set(partition, BigInt(m.offset) + 1n);
+        continue;
+      }
+      // Backpressure: while the pipeline is full, wait here (heartbeating) instead of fetching.
+      while (!live && fifo.length >= o.maxQueued && going()) {
+        await new Promise<void>((resolve) => {
+          wakeWriter = resolve;
+          setTimeout(resolve, 1000).unref();
+        });
+        await heartbeat();
+      }
+      if (!going() || (eos && eos.incarnation(partition) !== incarnation)) break;
+      for (ahead = Math.max(ahead, i); ahead < messages.length && ahead < i + referenceConcurrency; ahead++) {
+        const next = load(messages[ahead]!);
+        next.catch(() => {}); // awaited in order below; a batch left early must not leave a rejection unhandled
+        loading[ahead] = next;
+      }
+      const r = await whileHeartbeating(loading[i]!);
+      if (!going() || (eos && eos.incarnation(partition) !== incarnation)) break;
+      trackerOf(partition).track(m.offset);
+      if (!firstTaken.has(partition)) firstTaken.set(partition, BigInt(m.offset));
+      positions.set(partition, BigInt(m.offset) + 1n);
+      eos?.admit(r);
       stats.received++;
       enqueue(r);
       resolveOffset(m.offset);
@@ -198,6 +416,7 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
     name: `kafka:${o.topic}`,
     stats,
     started,
+    ...(eos ? { transactions: eos } : {}),
     async *frames() {
       await started;
       if (live) {
@@ -234,6 +453,7 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
     close: async () => {
       stopped = true;
       live?.end();
+      clearInterval(lagTimer);
       // Each step gets the deadline, and the disconnect is always asked for: a final commit that
       // hangs on a lost broker must not leave the consumer connected (and the process alive).
       const within = async (work: Promise<void>, what: string) => {
@@ -245,7 +465,11 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & { readonly sta
       };
       await within(scheduleCommit(), 'the final commit (its frames will be redelivered)');
       await within(
-        consumer.disconnect().catch((err: unknown) => log(`kafka: disconnect failed (${(err as Error).message})`)),
+        Promise.allSettled([
+          consumer.disconnect().catch((err: unknown) => log(`kafka: disconnect failed (${(err as Error).message})`)),
+          eos?.close(),
+          admin?.then((a) => a.disconnect()).catch(() => {}),
+        ]).then(() => {}),
         'the disconnect',
       );
     },
@@ -269,6 +493,7 @@ export const kafkaSourceComponent: SourceComponent<'kafka'> = {
       maxQueued: t.maxInFlight,
       mode: t.mode,
       stalenessMs: t.live.stalenessMs,
+      delivery: t.delivery,
       onDrop: (_r, why) => metrics.dropped(why),
       log,
     }),

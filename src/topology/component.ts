@@ -1,3 +1,4 @@
+import type { OutputTransaction } from '../kafka/exactly-once-delivery.js';
 import type { PipelineMetrics } from '../telemetry/pipeline-metrics.js';
 import type { Sink } from '../sinks/sink.js';
 import type { FrameSource } from '../sources/source.js';
@@ -8,6 +9,8 @@ export interface BuildContext {
   readonly topology: Topology;
   readonly log: (line: string) => void;
   readonly metrics: PipelineMetrics;
+  /** delivery: exactly-once: the transaction the Kafka sinks write into (the Kafka source's). */
+  readonly transaction?: OutputTransaction;
 }
 
 /** Makes a path of a topology absolute, relative to the topology file's folder. */

@@ -12,6 +12,7 @@ import type { FrameSource } from '../sources/source.js';
 import { decodeStage } from '../stages/decode.js';
 import { sam2Stage } from '../stages/sam2.js';
 import { similarityStage } from '../stages/similarity.js';
+import { checkExactlyOnce, type OutputTransaction } from '../kafka/exactly-once-delivery.js';
 import { followLabelControl } from '../kafka/label-control.js';
 import { liveSource } from '../sources/live-source.js';
 import { PipelineMetrics } from '../telemetry/pipeline-metrics.js';
@@ -105,6 +106,7 @@ function controlBrokers(t: Topology): string[] | undefined {
 
 /** Opens the bundle, builds the stages, source and sinks of a topology, and starts it. */
 export async function startTopology(t: Topology, options: StartOptions = {}): Promise<StartedTopology> {
+  checkExactlyOnce(t);
   const models = options.models ?? (await openModelSet(await readBundle(t.bundle), sessionOptionsOf(t), supervisionOf(t)));
   const owned = !options.models;
   // Everything opened before the pipeline runs; closed again if a later step fails, so that a
@@ -129,9 +131,20 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
       opened.push(control);
     }
     const frames = (source as { size?: number }).size;
+    // Exactly-once: the Kafka sinks write into the transactions of the Kafka source that reads the frames.
+    const transaction = (source as { transactions?: OutputTransaction }).transactions;
+    if (t.delivery === 'exactly-once' && !transaction) {
+      throw new ConfigError(
+        `delivery: exactly-once needs the topology's own kafka source; ${source.name} cannot commit offsets in a transaction`,
+      );
+    }
     const sinks: Sink[] = [];
     for (const spec of t.sinks) {
-      const sink = await sinkOf(spec).create(spec, { ...context, ...(frames === undefined ? {} : { frames }) });
+      const sink = await sinkOf(spec).create(spec, {
+        ...context,
+        ...(frames === undefined ? {} : { frames }),
+        ...(t.delivery === 'exactly-once' && transaction ? { transaction } : {}),
+      });
       sinks.push(sink);
       opened.push(sink);
     }

@@ -245,3 +245,80 @@ export async function testTopics(
   await createTopics(brokers, [names.input, names.detections, names.deadLetters], partitions);
   return names;
 }
+
+/** The frame id of an objects/detections message (JSON value) or of a dead letter (its header). */
+export function frameIdOf(m: Collected): string {
+  const id = m.headers['ogclip-frame-id'];
+  if (m.headers['ogclip-error-code'] !== undefined && id !== undefined) return id;
+  return (JSON.parse(m.value.toString()) as { frame_id: string }).frame_id;
+}
+
+const END_MARK = 'ogclip-test-end';
+
+/**
+ * Everything a read_committed consumer gets from `topics`, to their end: an end mark is produced
+ * to every partition first (outside any transaction), and the read stops when each mark arrived.
+ * A read_committed consumer cannot pass an open transaction, so everything committed before the
+ * marks is read; messages of aborted transactions never are. Bounded by `timeoutMs` (the test
+ * then fails on what it got).
+ */
+export async function collectToEnd(brokers: string[], topics: readonly string[], timeoutMs: number): Promise<Map<string, Collected[]>> {
+  const k = kafka(brokers);
+  const admin = k.admin();
+  await admin.connect();
+  const marks = new Map<string, number>();
+  const producer = k.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    for (const topic of topics) {
+      const partitions = await admin.fetchTopicOffsets(topic);
+      marks.set(topic, partitions.length);
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: partitions.map((p) => ({ partition: p.partition, value: END_MARK, headers: { [END_MARK]: '1' } })),
+      });
+    }
+  } finally {
+    await producer.disconnect();
+    await admin.disconnect();
+  }
+  const consumer = k.consumer({ groupId: uniqueName('collect-end'), readUncommitted: false });
+  const out = new Map<string, Collected[]>(topics.map((t) => [t, []]));
+  await consumer.connect();
+  for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
+  try {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      void consumer.run({
+        eachMessage: async ({ topic, message }) => {
+          const headers: Record<string, string> = {};
+          for (const [key, v] of Object.entries(message.headers ?? {})) headers[key] = String(Array.isArray(v) ? v[0] : v);
+          if (headers[END_MARK] !== undefined) {
+            marks.set(topic, marks.get(topic)! - 1);
+            if ([...marks.values()].every((n) => n <= 0)) {
+              clearTimeout(timer);
+              resolve();
+            }
+            return;
+          }
+          out.get(topic)!.push({ value: message.value ?? Buffer.alloc(0), headers, key: message.key?.toString() ?? '' });
+        },
+      });
+    });
+  } finally {
+    await consumer.disconnect();
+  }
+  return out;
+}
+
+/** Ids seen more than once, and wanted ids never seen. */
+export function onceEach(ids: readonly string[], want: ReadonlySet<string>): { duplicates: string[]; missing: string[]; extra: string[] } {
+  const seen = new Map<string, number>();
+  for (const id of ids) seen.set(id, (seen.get(id) ?? 0) + 1);
+  return {
+    duplicates: [...seen].filter(([, n]) => n > 1).map(([id]) => id),
+    missing: [...want].filter((id) => !seen.has(id)),
+    extra: [...seen.keys()].filter((id) => !want.has(id)),
+  };
+}

@@ -22,6 +22,10 @@ export interface Topology {
    * frames inside the pipeline at once
    */
   maxInFlight: number;
+  /**
+   * at-least-once: sinks write, then the source commits its offsets (a crash or rebalance can write a frame twice); exactly-once: a kafka source and kafka sinks only (console and summary may stay: they have no downstream readers), every Kafka output of a frame and the input offsets are committed in one Kafka transaction per input partition; read the outputs with isolation read_committed
+   */
+  delivery: 'at-least-once' | 'exactly-once';
   source:
     | {
         kind: 'dataset';

@@ -1,0 +1,221 @@
+import test, { type ExecutionContext } from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pRetry from 'p-retry';
+import { stringify } from 'yaml';
+import { ConfigError } from '../../src/errors.js';
+import { HEADERS } from '../../src/kafka/kafka-message.js';
+import { checkExactlyOnce } from '../../src/kafka/exactly-once-delivery.js';
+import { assertValid } from '../../src/schema/validator.js';
+import { startTopology } from '../../src/topology/start-topology.js';
+import type { Topology } from '../../src/topology/topology.js';
+import { DEFAULT_BUNDLE, ROOT } from '../helpers/paths.js';
+import { sharedBrokers, TestBroker } from './broker.js';
+import {
+  collect,
+  collectToEnd,
+  createTopics,
+  datasetFrames,
+  frameIdOf,
+  onceEach,
+  partitionProgress,
+  produce,
+  progressLine,
+  uniqueName,
+  untilCommittedToEnd,
+  type Collected,
+} from './kafka-helpers.js';
+import { kafkaTopology } from './topology.js';
+
+interface Run {
+  readonly brokers: string[];
+  readonly topics: { input: string; detections: string; objects: string; deadLetters: string; groupId: string };
+  readonly good: Set<string>;
+  readonly bad: Set<string>;
+  readonly topology: Topology;
+}
+
+/**
+ * Input topic with `n` prompted frames and, every tenth message, one that cannot be a frame (no
+ * content-type: a dead letter), over `partitions` partitions; output topics for detections,
+ * objects and dead letters; an exactly-once topology writing all three.
+ */
+async function setUp(brokers: string[], n: number, partitions: number): Promise<Run> {
+  const topics = {
+    input: uniqueName('in'),
+    detections: uniqueName('det'),
+    objects: uniqueName('obj'),
+    deadLetters: uniqueName('dlq'),
+    groupId: uniqueName('g'),
+  };
+  // A just-created topic can be missing from the broker's metadata for a moment while the admin
+  // client waits for its leaders (a retriable UNKNOWN_TOPIC_OR_PARTITION): creating again is harmless.
+  const names = [topics.input, topics.detections, topics.objects, topics.deadLetters];
+  await pRetry(() => createTopics(brokers, names, partitions), { retries: 5, minTimeout: 200, maxTimeout: 1000 });
+  const frames = await datasetFrames(n, { prompted: true, streams: 8 });
+  const messages: { value: Buffer; headers: Record<string, string>; key: string }[] = [];
+  const bad = new Set<string>();
+  frames.forEach((f, i) => {
+    messages.push({ value: f.value, headers: f.headers as Record<string, string>, key: f.key });
+    if (i % 10 === 9) {
+      const id = `bad-${i}`;
+      bad.add(id);
+      messages.push({ value: Buffer.from('not an image'), headers: { [HEADERS.frameId]: id }, key: `cam-${i % 8}` });
+    }
+  });
+  await produce(brokers, topics.input, messages);
+  const topology = kafkaTopology({
+    brokers,
+    input: topics.input,
+    groupId: topics.groupId,
+    detections: topics.detections,
+    objects: topics.objects,
+    deadLetters: topics.deadLetters,
+    patch: { delivery: 'exactly-once' },
+  });
+  return { brokers, topics, good: new Set(frames.map((f) => f.frameId)), bad, topology };
+}
+
+/** Reads every output topic to its end (read_committed) and checks each input frame is there exactly once. */
+async function assertExactlyOnce(t: ExecutionContext, run: Run): Promise<void> {
+  const { detections, objects, deadLetters } = run.topics;
+  const outs = await collectToEnd(run.brokers, [detections, objects, deadLetters], 120_000);
+  const ids = (topic: string) => (outs.get(topic) ?? []).map((m: Collected) => frameIdOf(m));
+  const checks = [
+    { name: 'detections', got: onceEach(ids(detections), run.good) },
+    { name: 'objects', got: onceEach(ids(objects), run.good) },
+    { name: 'dead letters', got: onceEach(ids(deadLetters), run.bad) },
+  ];
+  for (const { name, got } of checks) {
+    t.log(`${name}: ${got.duplicates.length} duplicates, ${got.missing.length} missing, ${got.extra.length} unexpected`);
+    t.deepEqual(got.duplicates, [], `${name}: no frame twice in the read_committed view`);
+    t.deepEqual(got.missing, [], `${name}: every frame there`);
+    t.deepEqual(got.extra, [], `${name}: nothing else`);
+  }
+  const progress = await untilCommittedToEnd(run.brokers, run.topics.groupId, run.topics.input, 30_000);
+  t.true(
+    progress.every((p) => p.committed === p.end),
+    `the group's offsets reached the end of every partition (committed/end: ${progressLine(progress)})`,
+  );
+}
+
+test('exactly-once is refused with a non-Kafka source or a sink that cannot join the transaction; console and summary may stay', (t) => {
+  const topo = (patch: Record<string, unknown>) =>
+    assertValid<Topology>(
+      'topology',
+      {
+        name: 'eos',
+        bundle: DEFAULT_BUNDLE,
+        delivery: 'exactly-once',
+        source: { kind: 'kafka', brokers: ['127.0.0.1:1'], topic: 'in', groupId: 'g' },
+        sinks: [{ kind: 'kafka', brokers: ['127.0.0.1:1'], topic: 'det', content: 'detections' }],
+        ...patch,
+      },
+      'test topology',
+    );
+  t.is(topo({}).delivery, 'exactly-once');
+  t.is(
+    assertValid<Topology>(
+      'topology',
+      { name: 'x', bundle: 'b', source: { kind: 'directory', path: '.' }, sinks: [{ kind: 'console' }] },
+      'x',
+    ).delivery,
+    'at-least-once',
+  );
+  const dir = t.throws(() => checkExactlyOnce(topo({ source: { kind: 'directory', path: '.' } })), { instanceOf: ConfigError });
+  t.regex(dir.message, /needs a kafka source.*"directory".*delivery: at-least-once/);
+  const jsonl = t.throws(
+    () =>
+      checkExactlyOnce(
+        topo({
+          sinks: [
+            { kind: 'kafka', brokers: ['127.0.0.1:1'], topic: 'det', content: 'detections' },
+            { kind: 'jsonl', path: 'x.jsonl', content: 'objects' },
+          ],
+        }),
+      ),
+    { instanceOf: ConfigError },
+  );
+  t.regex(jsonl.message, /sinks of kind jsonl would write replayed frames twice: remove them/);
+  t.notThrows(() =>
+    checkExactlyOnce(
+      topo({
+        sinks: [
+          { kind: 'kafka', brokers: ['127.0.0.1:1'], topic: 'det', content: 'detections' },
+          { kind: 'console' },
+          { kind: 'summary', path: 'summary.json' },
+        ],
+      }),
+    ),
+  );
+  t.throws(() => checkExactlyOnce(topo({ sinks: [{ kind: 'console' }] })), { instanceOf: ConfigError, message: /at least one kafka sink/ });
+});
+
+function runCli(yaml: string): ChildProcess {
+  return spawn(process.execPath, [`${ROOT}bin/ogclip.js`, 'run', yaml], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+const exited = (p: ChildProcess) => new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)));
+
+test('exactly-once: pipeline killed (SIGKILL) mid-stream and started again: every frame once in the read_committed outputs', async (t) => {
+  const { brokers, release } = await sharedBrokers();
+  t.teardown(release);
+  const run = await setUp(brokers, 60, 2);
+  const dir = await mkdtemp(join(tmpdir(), 'ogclip-eos-'));
+  const yaml = join(dir, 'kafka.yaml');
+  await writeFile(yaml, stringify(run.topology));
+
+  const first = runCli(yaml);
+  t.teardown(() => first.kill('SIGKILL'));
+  // Killed once some transactions have committed, with more frames inside the pipeline.
+  await collect(brokers, run.topics.detections, (all) => all.length >= 12, 120_000);
+  const firstExit = exited(first);
+  first.kill('SIGKILL');
+  await firstExit;
+
+  const second = runCli(yaml);
+  t.teardown(() => second.kill('SIGKILL'));
+  await untilCommittedToEnd(brokers, run.topics.groupId, run.topics.input, 180_000);
+  const secondExit = exited(second);
+  second.kill('SIGTERM');
+  t.is(await secondExit, 0, 'SIGTERM ends the run cleanly');
+  await assertExactlyOnce(t, run);
+});
+
+test('exactly-once: broker killed (SIGKILL) mid-stream and restarted: every frame once in the read_committed outputs', async (t) => {
+  const broker = await TestBroker.start();
+  t.teardown(() => broker.stop());
+  const run = await setUp(broker.brokers, 60, 2);
+  const running = await startTopology(run.topology, { log: (l) => t.log(l) });
+  const source = running.source as unknown as { stats: { transactions: number; aborted: number } };
+  await collect(broker.brokers, run.topics.detections, (all) => all.length >= 12, 120_000);
+  await broker.kill('SIGKILL');
+  await broker.restart();
+  const progress = await untilCommittedToEnd(broker.brokers, run.topics.groupId, run.topics.input, 240_000);
+  t.log(`after the restart: committed/end ${progressLine(progress)}`);
+  running.stop();
+  await running.done;
+  t.log(`transactions committed ${source.stats.transactions}, failed and rewound ${source.stats.aborted}`);
+  await assertExactlyOnce(t, run);
+});
+
+test('exactly-once: a second member joins mid-stream (rebalance): every frame once in the read_committed outputs', async (t) => {
+  const { brokers, release } = await sharedBrokers();
+  t.teardown(release);
+  const run = await setUp(brokers, 120, 4);
+  const doneBy = { a: 0, b: 0 };
+  const a = await startTopology(run.topology, { log: (l) => t.log(`a: ${l}`), onDone: () => void doneBy.a++ });
+  await collect(brokers, run.topics.detections, (all) => all.length >= 10, 120_000);
+  const b = await startTopology(run.topology, { log: (l) => t.log(`b: ${l}`), onDone: () => void doneBy.b++ });
+  // Both stay in the group until every offset is committed: one leaving rebalances the other.
+  const progress = await untilCommittedToEnd(brokers, run.topics.groupId, run.topics.input, 240_000);
+  t.log(`committed/end ${progressLine(progress)}`);
+  a.stop();
+  b.stop();
+  await Promise.all([a.done, b.done]);
+  t.true(doneBy.a > 0 && doneBy.b > 0, `both members processed frames (a ${doneBy.a}, b ${doneBy.b})`);
+  await assertExactlyOnce(t, run);
+  const end = await partitionProgress(brokers, run.topics.groupId, run.topics.input);
+  t.log(`a ${doneBy.a}, b ${doneBy.b} frames; committed/end ${progressLine(end)}`);
+});
