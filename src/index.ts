@@ -100,7 +100,7 @@ export {
 } from './index/object-index.js';
 export { IndexWriter, type IndexWriterOptions, type AnnOptions } from './index/index-writer.js';
 export { indexSink, type IndexSinkOptions } from './index/index-sink.js';
-export { indexRows, objectKey, type IndexRow } from './index/index-row.js';
+export { indexBatch, objectKey, type IndexBatch, type IndexRow } from './index/index-row.js';
 export { wherePredicate, parseTime, type SearchFilters } from './index/index-filters.js';
 export { checkIdentity, type IndexManifest, type IndexIdentity } from './index/index-manifest.js';
 export { textQueryVector, exampleQueryVector, type ExampleQuery, type ExampleObject } from './index/query-vectors.js';

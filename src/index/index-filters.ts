@@ -9,12 +9,13 @@ export interface SearchFilters {
   readonly until?: number;
 }
 
-const quote = (s: string) => `'${s.replaceAll("'", "''")}'`;
+/** A string as an SQL literal. */
+export const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /** The filters as a LanceDB SQL `where` predicate, or undefined when there is none. */
 export function wherePredicate(f: SearchFilters): string | undefined {
   const parts: string[] = [];
-  if (f.stream !== undefined) parts.push(`stream_id = ${quote(f.stream)}`);
+  if (f.stream !== undefined) parts.push(`stream_id = ${sqlString(f.stream)}`);
   for (const [name, v] of [
     ['since', f.since],
     ['until', f.until],

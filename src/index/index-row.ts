@@ -39,16 +39,26 @@ export function objectKey(r: Pick<FrameRecord, 'streamId' | 'frameId'>, modelVer
   return `${recordKey(r, modelVersion)}/${objectIndex}`;
 }
 
+/** What one write puts in the index: the healthy frames it covers, and their objects' rows. */
+export interface IndexBatch {
+  /** recordKey of every healthy frame, those without objects too: a replay replaces each frame's rows. */
+  readonly frameKeys: string[];
+  readonly rows: IndexRow[];
+}
+
 /**
  * The rows of healthy frames: one per embedded object. Failed frames (dead letters, their own
- * sink) and frames without objects leave no row; an object not yet embedded (a pipeline cut short
- * before the embedder) cannot be searched and is left out too.
+ * sink) are left out, so a transient failure never removes a frame's earlier rows. A frame without
+ * objects has no row but is named in `frameKeys`; an object not yet embedded (a pipeline cut short
+ * before the embedder) cannot be searched and is left out.
  */
-export function indexRows(records: readonly FrameRecord[], ctx: SinkContext): IndexRow[] {
+export function indexBatch(records: readonly FrameRecord[], ctx: SinkContext): IndexBatch {
   const rows: IndexRow[] = [];
+  const frameKeys: string[] = [];
   const model = `${ctx.modelName}@${ctx.modelVersion}`;
   for (const r of records) {
     if (r.error) continue;
+    frameKeys.push(recordKey(r, ctx.modelVersion));
     const origin = r.origin;
     for (const o of r.objects ?? []) {
       const embedding = embeddingOf(o);
@@ -81,7 +91,7 @@ export function indexRows(records: readonly FrameRecord[], ctx: SinkContext): In
       });
     }
   }
-  return rows;
+  return { frameKeys, rows };
 }
 
 const item = (type: Float32 | Float64 | Int32) => new Field('item', type, true);
@@ -89,9 +99,12 @@ const item = (type: Float32 | Float64 | Int32) => new Field('item', type, true);
 /** The Arrow schema of the table (the one statement of its columns), with the index manifest as metadata. */
 export function indexSchema(dim: number, metadata: Map<string, string>): Schema {
   const f = (name: string, type: ConstructorParameters<typeof Field>[1], nullable = false) => new Field(name, type, nullable);
+  // `key` is the table's (unenforced) primary key: with it LanceDB checks concurrent merge-inserts
+  // for keys both inserted and retries the later one, so writers racing on one frame leave one row.
+  const key = new Field('key', new Utf8(), false, new Map([['lance-schema:unenforced-primary-key:position', '1']]));
   return new Schema(
     [
-      f('key', new Utf8()),
+      key,
       f('frame_key', new Utf8()),
       f('stream_id', new Utf8()),
       f('frame_id', new Utf8()),

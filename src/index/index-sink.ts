@@ -6,7 +6,7 @@ import type { Sink, SinkContext } from '../sinks/sink.js';
 import type { SinkComponent } from '../topology/component.js';
 import type { SinkSpec } from '../topology/topology.js';
 import { modelOf, type IndexIdentity } from './index-manifest.js';
-import { indexRows } from './index-row.js';
+import { indexBatch } from './index-row.js';
 import { IndexWriter } from './index-writer.js';
 import { describe } from './object-index.js';
 
@@ -17,8 +17,9 @@ export const isUri = (path: string) => /^[a-z][a-z0-9+.-]*:\/\//i.test(path);
 
 /**
  * The object search index as a sink: every embedded object of every healthy frame becomes one
- * row (see indexRows), all the objects of one `write` in one upsert. Frames without objects
- * leave no row; failed frames are the dead-letter sink's. `write` resolves once LanceDB has
+ * row (see indexBatch), all the frames of one `write` in one merge-insert that also removes rows
+ * a replay no longer finds. Frames without objects leave no row; failed frames are the
+ * dead-letter sink's and leave the index as it was. `write` resolves once LanceDB has
  * committed the new table version, so the source acknowledges only indexed frames.
  */
 export async function indexSink(
@@ -46,7 +47,7 @@ export async function indexSink(
           `${describe(location)} was opened for ${modelOf(identity)}, but the pipeline runs ${running}: open the sink for the bundle the pipeline runs`,
         );
       }
-      await writer.upsert(indexRows(records, ctx));
+      await writer.write(indexBatch(records, ctx));
     },
     close: () => writer.close(),
   };

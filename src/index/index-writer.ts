@@ -1,8 +1,9 @@
 import { Index, makeArrowTable, type Connection, type Table } from '@lancedb/lancedb';
 import type { Schema } from 'apache-arrow';
 import { ConfigError, OgclipError } from '../errors.js';
+import { sqlString } from './index-filters.js';
 import { checkIdentity, manifestMetadata, type IndexIdentity, type IndexManifest } from './index-manifest.js';
-import { EMBEDDING_COLUMN, indexSchema, type IndexRow } from './index-row.js';
+import { EMBEDDING_COLUMN, indexSchema, type IndexBatch } from './index-row.js';
 import { DEFAULT_TABLE, connectIndex, describe, openTableIfAny, readManifest, type IndexLocation } from './object-index.js';
 
 /** The ANN index's settings (the index sink's `ann` options). */
@@ -27,14 +28,15 @@ export interface IndexWriterOptions {
 }
 
 /**
- * The write side of an object index. `upsert` is one LanceDB merge-insert on `key` (matched rows
- * updated, new rows inserted): a replayed frame leaves its objects once. Each merge-insert commits
- * a new table version before it resolves (the data files first, then the manifest that names
- * them), so once `upsert` resolves the rows survive the process; several processes may write one
+ * The write side of an object index. `write` is one LanceDB merge-insert on `key` (matched rows
+ * updated, new rows inserted, the frames' other rows deleted): a replayed frame leaves its objects
+ * once. Each merge-insert commits a new table version before it resolves (the data files first,
+ * then the manifest that names them), so once `write` resolves the rows survive the process (a
+ * machine crash too, as far as the store's writes are durable); several processes may write one
  * index: LanceDB retries a commit that conflicts with another writer's, and what still fails is
  * thrown as retriable for the pipeline's sink retry.
  *
- * The table is created by the first upsert (the embedding size is known then), its manifest in
+ * The table is created by the first write with objects (the embedding size is known then), its manifest in
  * the schema metadata. A table that holds another model version or embedder is refused at open.
  */
 export class IndexWriter {
@@ -99,15 +101,34 @@ export class IndexWriter {
     return this.#table!;
   }
 
-  /** Writes the rows (one merge-insert); resolves once the new table version is committed. */
-  async upsert(rows: readonly IndexRow[]): Promise<void> {
-    if (rows.length === 0) return;
+  /**
+   * Replaces the rows of the batch's frames by its rows, in one merge-insert (one commit): rows
+   * whose key exists are updated, new keys inserted, and rows of these frames that the batch no
+   * longer has (a replay that found fewer objects) deleted. Resolves once the new table version
+   * is committed.
+   */
+  async write(batch: IndexBatch): Promise<void> {
+    if (batch.frameKeys.length === 0) return;
     // One row per key: LanceDB leaves duplicate keys within one merge-insert undefined.
-    const unique = [...new Map(rows.map((r) => [r.key, r])).values()];
-    const table = await this.#tableFor(unique[0]!.embedding.length);
-    const data = makeArrowTable(unique as unknown as Record<string, unknown>[], { schema: this.#schema! });
-    await lance(this.o.location, 'upsert', () => table.mergeInsert('key').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(data));
-    this.#sinceMaintenance += unique.length;
+    const rows = [...new Map(batch.rows.map((r) => [r.key, r])).values()];
+    const frames = `frame_key IN (${[...new Set(batch.frameKeys)].map(sqlString).join(', ')})`;
+    if (rows.length === 0) {
+      // Frames without objects: nothing to insert, but earlier rows of theirs go (none when the table is new).
+      const table = this.#table;
+      if (table) await lance(this.o.location, 'delete', () => table.delete(frames));
+      return;
+    }
+    const table = await this.#tableFor(rows[0]!.embedding.length);
+    const data = makeArrowTable(rows as unknown as Record<string, unknown>[], { schema: this.#schema! });
+    await lance(this.o.location, 'upsert', () =>
+      table
+        .mergeInsert('key')
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .whenNotMatchedBySourceDelete({ where: frames })
+        .execute(data),
+    );
+    this.#sinceMaintenance += rows.length;
     if (this.o.optimizeEveryRows > 0 && this.#sinceMaintenance >= this.o.optimizeEveryRows) await this.maintain();
   }
 
@@ -122,6 +143,11 @@ export class IndexWriter {
     this.#sinceMaintenance = 0;
     try {
       await table.optimize();
+      // B-tree indexes on the merge key and the frame key: each write joins on `key` and scans `frame_key`.
+      const scalar = new Set((await table.listIndices()).flatMap((i) => i.columns));
+      for (const column of ['key', 'frame_key']) {
+        if (!scalar.has(column)) await table.createIndex(column, { config: Index.btree() });
+      }
       if (!this.#hasAnn) {
         const rows = await table.countRows();
         if (rows >= this.o.ann.minRows) {
