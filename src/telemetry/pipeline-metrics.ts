@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { context, metrics, propagation, trace, type Meter, type Tracer } from '@opentelemetry/api';
 import type { DropReason } from '../operators/latest-frame-buffer.js';
 import type { FrameRecord, StageName } from '../record.js';
@@ -15,7 +16,41 @@ export const METRICS = {
   lag: 'ogclip.consumer.lag', // gauge {partition}
   workerRestarts: 'ogclip.inference.worker_restarts', // gauge: inference workers replaced since start
   runtimeUp: 'ogclip.inference.up', // gauge: 1 running, 0 restarting or failed
+  eventLoopDelay: 'ogclip.event_loop.delay', // gauge ms {quantile: 0.5 | 0.99 | 1}, since the previous collection
 } as const;
+
+/** Sampling interval of the event-loop monitor: a delay shorter than this is not seen. */
+const eventLoopResolutionMs = 10;
+let eventLoop: IntervalHistogram | undefined;
+const eventLoopMeters = new WeakSet<Meter>();
+
+/**
+ * How late the main thread's event loop ran (perf_hooks' monitorEventLoopDelay): the 0.5 and
+ * 0.99 quantiles and the maximum (quantile 1) since the previous collection (each scrape starts
+ * a new window, so a spike shows once, at the next scrape), in ms beyond the sampling interval.
+ * Everything on the main thread (Kafka clients, sharp callbacks, mask post-processing, the
+ * Prometheus exporter itself) waits that long. One monitor per process, one gauge per meter:
+ * the loop is the process's, not a topology's. The monitor's timer does not keep the process up.
+ */
+function observeEventLoop(meter: Meter): void {
+  if (eventLoopMeters.has(meter)) return;
+  eventLoopMeters.add(meter);
+  if (!eventLoop) {
+    eventLoop = monitorEventLoopDelay({ resolution: eventLoopResolutionMs });
+    eventLoop.enable();
+  }
+  const loop = eventLoop;
+  const ms = (ns: number) => Math.max(0, ns / 1e6 - eventLoopResolutionMs);
+  meter
+    .createObservableGauge(METRICS.eventLoopDelay, { unit: 'ms', description: 'event loop delay since the previous collection' })
+    .addCallback((r) => {
+      if (loop.count === 0) return; // no sample yet in this window (a scrape right after the previous one)
+      r.observe(ms(loop.percentile(50)), { quantile: '0.5' });
+      r.observe(ms(loop.percentile(99)), { quantile: '0.99' });
+      r.observe(ms(loop.max), { quantile: '1' });
+      loop.reset();
+    });
+}
 
 /**
  * Per-stage counters and latency histograms, drops, in-flight frames and consumer lag, plus one
@@ -58,6 +93,7 @@ export class PipelineMetrics {
       this.#meter.createObservableGauge(METRICS.workerRestarts).addCallback((r) => r.observe(runtime.restarts));
       this.#meter.createObservableGauge(METRICS.runtimeUp).addCallback((r) => r.observe(runtime.status === 'running' ? 1 : 0));
     }
+    observeEventLoop(this.#meter);
     this.#meter.createObservableGauge(METRICS.inFlight).addCallback((r) => r.observe(inFlight()));
     this.#meter.createObservableGauge(METRICS.lag).addCallback((r) => {
       for (const [partition, value] of Object.entries(lag())) r.observe(value, { partition });
