@@ -261,6 +261,7 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
       trackers.delete(p);
       positions.delete(p);
       highWatermarks.delete(p);
+      startOffsets.delete(p);
       firstTaken.delete(p);
       committedAt.delete(p);
       failures.delete(p);
@@ -299,7 +300,7 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
   const updateLag = (committed?: Map<number, bigint>) => {
     for (const p of assigned) {
       const high = highWatermarks.get(p);
-      const next = positions.get(p) ?? committed?.get(p);
+      const next = positions.get(p) ?? committed?.get(p) ?? startOffsets.get(p);
       if (high !== undefined && next !== undefined) stats.lag[String(p)] = Number(high > next ? high - next : 0n);
     }
   };
@@ -308,14 +309,19 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
     highWatermarks.set(e.payload.partition, BigInt(e.payload.highWatermark));
     updateLag();
   });
+  // Where a partition without a committed offset is read from (fromBeginning: its start, else its end).
+  const startOffsets = new Map<number, bigint>();
   let refreshing = false;
   const refreshLag = async () => {
     if (refreshing || stopped || assigned.size === 0) return;
     refreshing = true;
     try {
       const a = await adminOf();
-      for (const end of await a.fetchTopicOffsets(o.topic))
-        if (assigned.has(end.partition)) highWatermarks.set(end.partition, BigInt(end.high));
+      for (const end of await a.fetchTopicOffsets(o.topic)) {
+        if (!assigned.has(end.partition)) continue;
+        highWatermarks.set(end.partition, BigInt(end.high));
+        startOffsets.set(end.partition, BigInt(o.fromBeginning ? end.low : end.high));
+      }
       let committed: Map<number, bigint> | undefined;
       if ([...assigned].some((p) => !positions.has(p))) {
         const [offsets] = await a.fetchOffsets({ groupId: o.groupId, topics: [o.topic] });
