@@ -200,9 +200,9 @@ test.serial('a camera that drops mid-way is reconnected after back-off; ids coun
     '--stream-id',
     'cam-http',
     '--retry-initial-ms',
-    '400',
+    '2000',
     '--retry-max-ms',
-    '1000',
+    '4000',
     '--max-retries',
     '3',
     '--stall-timeout-ms',
@@ -214,9 +214,12 @@ test.serial('a camera that drops mid-way is reconnected after back-off; ids coun
   const early = await collect(brokers, topic, (all) => all.length >= 52 && camera.requests.length >= 3, 90_000);
   t.true(early.length >= 52, `${early.length} frames arrived; bridge said:\n${bridge.stderr()}`);
   t.true(camera.requests.length >= 3, `${camera.requests.length} requests`);
-  // Back-off: the reconnect came at least half the initial delay (equal jitter) after the cut.
-  t.true(camera.requests[1]!.at - camera.cuts[0]! >= 200, `reconnected ${camera.requests[1]!.at - camera.cuts[0]!} ms after the cut`);
-  t.regex(bridge.stderr(), /reconnect attempt 1\/3 in \d+ ms/);
+  // Back-off: the reconnect came no sooner than the delay the bridge announced, which is at
+  // least half the initial delay (equal jitter); restarting ffmpeg alone takes far less.
+  const announced = Number(/reconnect attempt 1\/3 in (\d+) ms/.exec(bridge.stderr())?.[1]);
+  t.true(announced >= 1000 && announced <= 2000, bridge.stderr());
+  const gap = camera.requests[1]!.at - camera.cuts[0]!;
+  t.true(gap >= announced, `reconnected ${gap} ms after the cut, back-off ${announced} ms`);
   // The third connection is held open: its ffmpeg is running when SIGTERM comes.
   const ffmpegs = await ffmpegChildrenOf(bridge.proc.pid!);
   t.is(ffmpegs.length, 1);
