@@ -16,6 +16,14 @@ py=$(scripts/python-env.sh) || exit 1
 (cd training && "$py/bin/python" -m pytest -p no:cacheprovider) 2>&1 | tee "$log/pytest.txt"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
+echo "== Chromium for the browser tests (Debian's package; playwright-core never downloads one)"
+if [ ! -x /usr/bin/chromium ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  { $sudo apt-get install -y --no-install-recommends chromium || { $sudo apt-get update && $sudo apt-get install -y --no-install-recommends chromium; }; } \
+    >"$log/chromium.txt" 2>&1 || { echo "cannot install Debian's chromium package:"; tail -20 "$log/chromium.txt"; exit 1; }
+fi
+/usr/bin/chromium --version
+
 echo "== Kafka broker for the integration tests"
 scripts/kafka/fetch.sh || exit 1
 port=""

@@ -5,6 +5,7 @@ import { registerEval } from './eval-command.js';
 import { registerKafka } from './kafka-commands.js';
 import { registerRun } from './run-command.js';
 import { registerSearch } from './search-command.js';
+import { registerServe } from './serve-command.js';
 
 /** `ogclip` command line: run a topology, embed or detect one image, evaluate on a dataset. */
 export async function main(argv: readonly string[]): Promise<void> {
@@ -17,6 +18,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerEval(program);
   registerKafka(program);
   registerSearch(program);
+  registerServe(program);
   registerCamera(program);
   await program.parseAsync([...argv]);
 }

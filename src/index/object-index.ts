@@ -2,7 +2,7 @@ import { connect, type Connection, type Table } from '@lancedb/lancedb';
 import { ConfigError } from '../errors.js';
 import type { Rle } from '../masks/rle.js';
 import type { FrameOrigin, ObjectLabel } from '../record.js';
-import { wherePredicate, type SearchFilters } from './index-filters.js';
+import { sqlString, wherePredicate, type SearchFilters } from './index-filters.js';
 import { manifestOf, type IndexManifest } from './index-manifest.js';
 import { EMBEDDING_COLUMN } from './index-row.js';
 
@@ -151,6 +151,35 @@ export class ObjectIndex {
   /** How many objects the index holds (among those the filters let through). */
   count(filters: SearchFilters = {}): Promise<number> {
     return this.table.countRows(wherePredicate(filters));
+  }
+
+  /** One object by its key, with its stored embedding; undefined when the index has none. */
+  async get(key: string): Promise<(IndexedObject & { readonly embedding: Float32Array }) | undefined> {
+    const rows = (await this.table.query().where(`key = ${sqlString(key)}`).limit(1).toArray()) as Row[];
+    const r = rows[0];
+    return r && { ...objectOf(r), embedding: Float32Array.from(r.embedding) };
+  }
+
+  /** The `limit` most recently captured objects the filters let through, newest first. */
+  async newest(filters: SearchFilters, limit: number): Promise<IndexedObject[]> {
+    if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`limit: ${limit} is not a positive whole number`);
+    // LanceDB's plain queries have no ORDER BY: the newest are found from the timestamps alone,
+    // then only their rows are read.
+    let times = this.table.query().select(['key', 'timestamp']);
+    const where = wherePredicate(filters);
+    if (where) times = times.where(where);
+    const all = (await times.toArray()) as { key: string; timestamp: bigint }[];
+    const keys = all
+      .sort((a, b) => (a.timestamp === b.timestamp ? (a.key < b.key ? -1 : 1) : a.timestamp > b.timestamp ? -1 : 1))
+      .slice(0, limit)
+      .map((r) => r.key);
+    if (keys.length === 0) return [];
+    const rows = (await this.table
+      .query()
+      .where(`key IN (${keys.map(sqlString).join(', ')})`)
+      .toArray()) as Row[];
+    const byKey = new Map(rows.map((r) => [r.key, objectOf(r)]));
+    return keys.flatMap((k) => byKey.get(k) ?? []);
   }
 
   /** Every object (the filters applied) with its stored embedding, in no particular order. */
