@@ -155,7 +155,11 @@ export class ObjectIndex {
 
   /** One object by its key, with its stored embedding; undefined when the index has none. */
   async get(key: string): Promise<(IndexedObject & { readonly embedding: Float32Array }) | undefined> {
-    const rows = (await this.table.query().where(`key = ${sqlString(key)}`).limit(1).toArray()) as Row[];
+    const rows = (await this.table
+      .query()
+      .where(`key = ${sqlString(key)}`)
+      .limit(1)
+      .toArray()) as Row[];
     const r = rows[0];
     return r && { ...objectOf(r), embedding: Float32Array.from(r.embedding) };
   }
