@@ -189,7 +189,12 @@ try {
   const [promPort, healthPort] = [await freePort(), await freePort()];
   topo.bundle = resolve(dirname(topoPath), topo.bundle);
   topo.source = { ...topo.source, brokers, groupId };
-  topo.sinks = topo.sinks.map((s) => (s.kind === 'kafka' ? { ...s, brokers } : s));
+  // Kafka sinks to this broker; sinks that write files (an index, JSONL...) into the work folder,
+  // which is removed at the end.
+  topo.sinks = topo.sinks.map((s, i) =>
+    s.kind === 'kafka' ? { ...s, brokers } : typeof s.path === 'string' ? { ...s, path: join(work, `sink-${i}-${s.kind}`) } : s,
+  );
+  const sinkKinds = topo.sinks.map((s) => (s.kind === 'kafka' ? `kafka ${s.content} -> ${s.topic}` : String(s.kind)));
   topo.telemetry = { ...topo.telemetry, prometheusPort: promPort, healthPort };
   const runTopo = join(work, 'live-tagging.yaml');
   await writeFile(runTopo, stringify(topo));
@@ -312,7 +317,8 @@ try {
       loadAverage1mAtEnd: round1(loadavg()[0]!),
     },
     setup: {
-      topology: 'topologies/live-tagging.yaml with brokers, group id and telemetry ports replaced',
+      topology: 'topologies/live-tagging.yaml with brokers, group id, telemetry ports and file sink paths replaced',
+      sinks: sinkKinds,
       input: `datasets/shapes-val (300 frames) as a ${fps} fps video, looped by ogclip camera --loop --fps ${fps}, one stream`,
       partitions: 1,
       sampleSeconds: sampleS,
