@@ -1,5 +1,5 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { ConfigError } from '../errors.js';
 import { contactSheet } from '../index/contact-sheet.js';
@@ -43,10 +43,16 @@ const keyValue = (v: string, all: Record<string, string>) => {
   return { ...all, [v.slice(0, at)]: v.slice(at + 1) };
 };
 
+/** A path as the reader typed it: relative to the working folder when it lies inside it. */
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
+
 function originText(h: ObjectHit): string {
   const o = h.origin;
-  if (o.kind === 'file') return `file ${o.path}`;
-  if (o.kind === 'dataset') return `dataset ${o.path} #${o.index}`;
+  if (o.kind === 'file') return `file ${shown(o.path)}`;
+  if (o.kind === 'dataset') return `dataset ${shown(o.path)} #${o.index}`;
   if (o.kind === 'kafka') return `kafka ${o.topic}/${o.partition}@${o.offset}`;
   return 'memory';
 }

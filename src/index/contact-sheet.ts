@@ -16,8 +16,9 @@ export interface ContactSheet {
   readonly undrawn: readonly { readonly key: string; readonly reason: string }[];
 }
 
-const OUTLINE = [255, 40, 40] as const;
-const CAPTION = 28; // pixels under each tile for its caption
+// Cyan: apart from every colour of the shapes scenes, and from most of what photographs hold.
+const OUTLINE = [0, 255, 255] as const;
+const CAPTION = 40; // pixels under each tile for its caption (three lines)
 
 function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -114,9 +115,13 @@ export async function contactSheet(hits: readonly ObjectHit[], o: ContactSheetOp
       );
     }
     const label = h.labels[0]?.label ?? '';
+    const fit = (text: string) => escapeXml(text.length > side / 6.5 ? `…${text.slice(-Math.floor(side / 6.5) + 1)}` : text);
+    const line = (n: number, text: string, fill: string) =>
+      `<text x="${left + 4}" y="${top + side + 12 * n}" font-family="sans-serif" font-size="11" fill="${fill}">${text}</text>`;
     captions.push(
-      `<text x="${left + 4}" y="${top + side + 12}" font-family="sans-serif" font-size="11" fill="white">#${i + 1} ${h.score.toFixed(3)} ${escapeXml(h.streamId)}/${escapeXml(h.frameId)}</text>` +
-        `<text x="${left + 4}" y="${top + side + 25}" font-family="sans-serif" font-size="11" fill="#bbb">${escapeXml(label)}</text>`,
+      line(1, `#${i + 1}  ${h.score.toFixed(3)}`, 'white') +
+        line(2, fit(`${h.streamId}/${h.frameId}`), '#ccc') +
+        line(3, fit(label), '#ccc'),
     );
   }
   const width = columns * side;
