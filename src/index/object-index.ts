@@ -11,6 +11,12 @@ export interface IndexLocation {
   readonly uri: string;
   readonly table?: string; // default "objects"
   readonly storageOptions?: Readonly<Record<string, string>>;
+  /**
+   * Reads check for other processes' commits when this many seconds have passed since the last
+   * check (0: every read). Searches default to 1, so a long-lived searcher sees a running
+   * backfill's rows; writes are always consistent.
+   */
+  readonly readConsistencySeconds?: number;
 }
 
 export const DEFAULT_TABLE = 'objects';
@@ -47,7 +53,10 @@ export interface SearchOptions {
 /** The store a location names; errors name the location. */
 export async function connectIndex(location: IndexLocation): Promise<Connection> {
   try {
-    return await connect(location.uri, { storageOptions: { ...location.storageOptions } });
+    return await connect(location.uri, {
+      storageOptions: { ...location.storageOptions },
+      ...(location.readConsistencySeconds === undefined ? {} : { readConsistencyInterval: location.readConsistencySeconds }),
+    });
   } catch (err) {
     throw new ConfigError(`index ${location.uri}: cannot open (${(err as Error).message})`, { cause: err });
   }
@@ -104,7 +113,7 @@ export class ObjectIndex {
 
   /** Opens an existing index; a missing, damaged or foreign table is a ConfigError saying so. */
   static async open(location: IndexLocation | string): Promise<ObjectIndex> {
-    const loc = typeof location === 'string' ? { uri: location } : location;
+    const loc = { readConsistencySeconds: 1, ...(typeof location === 'string' ? { uri: location } : location) };
     const db = await connectIndex(loc);
     try {
       const table = await openTableIfAny(db, loc);

@@ -56,6 +56,18 @@ test('the same frames written twice leave one row per object, updated; the write
   });
 });
 
+test('an open index sees rows other writers commit later (read consistency)', async (t) => {
+  const dir = await tempDir();
+  const r = rng(8);
+  await writeAll(dir, [[frame('s', '1', 1, [object(0, unitVector(DIM, r))])]]);
+  const index = await openObjectIndex({ uri: dir, readConsistencySeconds: 0 });
+  t.teardown(() => index.close());
+  t.is(await index.count(), 1);
+  await writeAll(dir, [[frame('s', '2', 1, [object(0, unitVector(DIM, r)), object(1, unitVector(DIM, r))])]]);
+  t.is(await index.count(), 3);
+  t.is((await index.search(unitVector(DIM, r), {}, 10)).length, 3);
+});
+
 test('a replay that finds fewer objects removes the others; a frame without objects adds no row; a failed frame leaves its rows', async (t) => {
   const dir = await tempDir();
   const r = rng(2);
