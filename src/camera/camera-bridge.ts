@@ -1,7 +1,7 @@
 import { ConfigError, OgclipError } from '../errors.js';
 import { ffmpegJpegs, isLiveUrl, type FfmpegJpegs } from '../sources/ffmpeg-frames.js';
 import { backoffDelay, checkBackoff, type BackoffOptions } from './backoff.js';
-import { frameMessage, type FrameMessage, type KeyBy } from './frame-message.js';
+import { frameMessage, type FrameMessage, type KeyBy } from '../kafka/frame-message.js';
 
 export interface CameraOptions {
   /** A camera URL (rtsp://, http://, ...) or a video file. */

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { startCameraBridge } from '../camera/camera-bridge.js';
-import type { KeyBy } from '../camera/frame-message.js';
+import type { KeyBy } from '../kafka/frame-message.js';
 import { ConfigError } from '../errors.js';
 import { kafkaClient } from '../kafka/kafka-client.js';
 import { hasScheme } from '../sources/ffmpeg-frames.js';

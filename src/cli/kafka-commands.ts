@@ -6,7 +6,7 @@ import { kafkaClient } from '../kafka/kafka-client.js';
 import { ConfigError } from '../errors.js';
 import { readDataset } from '../sources/dataset-replay-source.js';
 import { contentTypeOf } from '../sources/content-type.js';
-import { HEADERS } from '../kafka/kafka-message.js';
+import { frameMessage } from '../kafka/frame-message.js';
 
 const brokersOption = (v: string) =>
   v
@@ -59,16 +59,18 @@ export function registerKafka(program: Command): void {
         for (let i = 0; i < frames.length; i += 32) {
           const chunk = frames.slice(i, i + 32);
           const messages = await Promise.all(
-            chunk.map(async (f) => ({
-              key: o.key === 'frame' ? `${o.stream}/${f.frameId}` : o.stream,
-              value: await readFile(f.path),
-              headers: {
-                [HEADERS.contentType]: contentTypeOf(f.path) ?? 'application/octet-stream',
-                [HEADERS.frameId]: f.frameId,
-                [HEADERS.streamId]: o.stream,
-                [HEADERS.timestamp]: String(Date.now()),
-              },
-            })),
+            chunk.map(async (f) =>
+              frameMessage(
+                {
+                  streamId: o.stream,
+                  frameId: f.frameId,
+                  capturedAt: Date.now(),
+                  payload: await readFile(f.path),
+                  contentType: contentTypeOf(f.path) ?? 'application/octet-stream',
+                },
+                o.key,
+              ),
+            ),
           );
           await producer.send({ topic: o.topic, acks: -1, messages });
         }

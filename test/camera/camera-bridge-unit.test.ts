@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startCameraBridge, type CameraOptions } from '../../src/camera/camera-bridge.js';
-import type { FrameMessage } from '../../src/camera/frame-message.js';
+import type { FrameMessage } from '../../src/kafka/frame-message.js';
 import { ConfigError } from '../../src/errors.js';
 import { HEADERS } from '../../src/kafka/kafka-message.js';
 import { ffmpegPath } from '../../src/sources/ffmpeg-frames.js';

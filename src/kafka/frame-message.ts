@@ -1,4 +1,4 @@
-import { HEADERS } from '../kafka/kafka-message.js';
+import { HEADERS } from './kafka-message.js';
 
 /** How a frame message is keyed: per stream (one partition, in order) or per frame (spread). */
 export type KeyBy = 'stream' | 'frame';
@@ -20,9 +20,8 @@ export interface FrameMessageFields {
 }
 
 /**
- * The message `ogclip produce` sends for one image (raw bytes + HEADERS, keyed `streamId` or
- * `streamId/frameId`), as a function: produce builds it inline in src/cli/kafka-commands.ts,
- * which does not export it. Keep the two in step until it moves next to HEADERS.
+ * One input frame as `ogclip produce` and `ogclip camera` send it: the raw image bytes with the
+ * frame headers that kafka-message.ts reads back, keyed `streamId` or `streamId/frameId`.
  */
 export function frameMessage(f: FrameMessageFields, keyBy: KeyBy): FrameMessage {
   return {
