@@ -47,7 +47,7 @@ async function untilRows(dir: string, n: number, p: ChildProcess, ms: number): P
 }
 
 test('backfill killed (SIGKILL) after some rows are in, then run again to completion: every object of every frame is in the index exactly once', async (t) => {
-  const dir = await tempDir('ogclip-backfill-');
+  const dir = await tempDir(t, 'ogclip-backfill-');
   const index = join(dir, 'index');
   const objects = join(dir, 'objects.jsonl');
   const yaml = join(dir, 'backfill.yaml');

@@ -1,4 +1,5 @@
-import { mkdtemp } from 'node:fs/promises';
+import type { ExecutionContext } from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IndexSinkOptions } from '../../src/index/index-sink.js';
@@ -11,7 +12,12 @@ import { record } from '../helpers/records.js';
 export const CTX = { modelName: 'test-model', modelVersion: '1.0.0' };
 export const IDENTITY = { modelName: CTX.modelName, modelVersion: CTX.modelVersion, embedder: 'object-guided' as const };
 
-export const tempDir = (prefix = 'ogclip-index-') => mkdtemp(join(tmpdir(), prefix));
+/** A fresh folder, removed when the test (or, given `after`, whatever registers it) ends. */
+export async function tempDir(t: Pick<ExecutionContext, 'teardown'>, prefix = 'ogclip-index-'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /** The index sink's options as a topology gives them (schema defaults filled in), with `patch` over them. */
 export function indexSpec(path: string, patch: Record<string, unknown> = {}): IndexSinkOptions {

@@ -28,7 +28,7 @@ async function writeAll(
 }
 
 test('the same frames written twice leave one row per object, updated; the write is visible to a new connection once it resolves', async (t) => {
-  const dir = await tempDir();
+  const dir = await tempDir(t);
   const r = rng(1);
   const e = [unitVector(DIM, r), unitVector(DIM, r), unitVector(DIM, r)];
   const frames = [frame('cam-a', '1', 1000, [object(0, e[0]!), object(1, e[1]!)]), frame('cam-a', '2', 2000, [object(0, e[2]!)])];
@@ -57,7 +57,7 @@ test('the same frames written twice leave one row per object, updated; the write
 });
 
 test('an open index sees rows other writers commit later (read consistency)', async (t) => {
-  const dir = await tempDir();
+  const dir = await tempDir(t);
   const r = rng(8);
   await writeAll(dir, [[frame('s', '1', 1, [object(0, unitVector(DIM, r))])]]);
   const index = await openObjectIndex({ uri: dir, readConsistencySeconds: 0 });
@@ -69,7 +69,7 @@ test('an open index sees rows other writers commit later (read consistency)', as
 });
 
 test('a replay that finds fewer objects removes the others; a frame without objects adds no row; a failed frame leaves its rows', async (t) => {
-  const dir = await tempDir();
+  const dir = await tempDir(t);
   const r = rng(2);
   const three = (id: string) =>
     frame(
@@ -87,7 +87,7 @@ test('a replay that finds fewer objects removes the others; a frame without obje
 });
 
 test('an index of another model version or embedder is refused, naming both versions and what to do', async (t) => {
-  const dir = await tempDir();
+  const dir = await tempDir(t);
   await writeAll(dir, [[frame('s', '1', 1, [object(0, unitVector(DIM, rng(3)))])]]);
   const other = { ...IDENTITY, modelVersion: '2.0.0' };
   const err = await t.throwsAsync(() => indexSink(indexSpec(dir), other, '{}'), { instanceOf: ConfigError });
@@ -110,7 +110,7 @@ test('an index of another model version or embedder is refused, naming both vers
 });
 
 test('search: cosine similarity, best first; stream and time window filters; count with the same filters', async (t) => {
-  const dir = await tempDir();
+  const dir = await tempDir(t);
   const r = rng(4);
   const frames: FrameRecord[] = [];
   for (let i = 0; i < 12; i++)
@@ -154,7 +154,7 @@ test('search: cosine similarity, best first; stream and time window filters; cou
 });
 
 test('a missing, foreign or damaged index is a ConfigError saying what it is', async (t) => {
-  const dir = await tempDir();
+  const dir = await tempDir(t);
   await t.throwsAsync(() => openObjectIndex(join(dir, 'nothing-here')), {
     instanceOf: ConfigError,
     message: /no such index\. Build one by running a topology with an index sink/,
@@ -171,7 +171,7 @@ test('a missing, foreign or damaged index is a ConfigError saying what it is', a
 });
 
 test('three writers on one index at once, on the same frames: every object once', async (t) => {
-  const dir = await tempDir();
+  const dir = await tempDir(t);
   // The table exists before the race, as after a first run (its creation is covered above).
   await writeAll(dir, [[frame('s', 'seed', 1, [object(0, unitVector(DIM, rng(5)))])]]);
   const r = rng(6);
@@ -187,7 +187,7 @@ test('three writers on one index at once, on the same frames: every object once'
 });
 
 test('the IVF-PQ index is built once the table has ann.minRows; every object is still found first by its own embedding', async (t) => {
-  const dir = await tempDir();
+  const dir = await tempDir(t);
   const r = rng(7);
   const frames = Array.from({ length: 150 }, (_, i) =>
     frame('s', String(i), i, [object(0, unitVector(DIM, r)), object(1, unitVector(DIM, r))]),

@@ -13,7 +13,7 @@ interface Report {
 }
 
 test("eval --through-index: the retrieval figures from the index's caption searches equal the exact in-memory ones", async (t) => {
-  const dir = join(await tempDir(), 'eval-index');
+  const dir = join(await tempDir(t), 'eval-index');
   const frames = 30;
   const { stdout } = await run(
     process.execPath,

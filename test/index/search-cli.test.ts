@@ -28,8 +28,10 @@ const hitsOf = (stdout: string) =>
     .map((l) => JSON.parse(l) as Hit);
 
 /** An index of the first 6 validation frames, built by `ogclip run` with an index sink. */
+const cleanup: (() => Promise<unknown>)[] = [];
+test.after.always(() => Promise.all(cleanup.map((c) => c())));
 const built = (async () => {
-  const dir = await tempDir('ogclip-search-');
+  const dir = await tempDir({ teardown: (fn) => void cleanup.push(async () => fn()) }, 'ogclip-search-');
   const yaml = join(dir, 'index.yaml');
   await writeFile(
     yaml,
