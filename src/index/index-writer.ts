@@ -45,6 +45,7 @@ export class IndexWriter {
   #schema: Schema | undefined;
   #sinceMaintenance = 0;
   #hasAnn = false;
+  #maintaining: Promise<void> | undefined;
 
   private constructor(
     private readonly db: Connection,
@@ -129,13 +130,24 @@ export class IndexWriter {
         .execute(data),
     );
     this.#sinceMaintenance += rows.length;
-    if (this.o.optimizeEveryRows > 0 && this.#sinceMaintenance >= this.o.optimizeEveryRows) await this.maintain();
+    // Maintenance runs beside the writes, never inside one: an IVF-PQ build over a large table
+    // takes minutes, and a write waiting on it would stall the pipeline (and, live, drop frames).
+    if (this.o.optimizeEveryRows > 0 && this.#sinceMaintenance >= this.o.optimizeEveryRows && !this.#maintaining) {
+      this.#maintaining = this.maintain().finally(() => (this.#maintaining = undefined));
+    }
+  }
+
+  /** The maintenance running in the background, if any (it never rejects: failures are logged). */
+  get maintaining(): Promise<void> | undefined {
+    return this.#maintaining;
   }
 
   /**
    * Compacts the small fragments each upsert leaves, folds the rows written since into the ANN
    * index, and builds that index once the table holds ann.minRows. A failure is logged, not
-   * thrown: the rows are already committed, and the next maintenance does the work.
+   * thrown: the rows are already committed, and the next maintenance does the work. The writes
+   * start it in the background every optimizeEveryRows rows; LanceDB commits it like any other
+   * writer's change (a compaction that conflicts with a write is retried at the next one).
    */
   async maintain(): Promise<void> {
     const table = this.#table;
@@ -169,8 +181,9 @@ export class IndexWriter {
     }
   }
 
-  /** Runs a last maintenance when rows were written since the previous one, then closes. */
+  /** Waits for a running maintenance, runs a last one when rows were written since, then closes. */
   async close(): Promise<void> {
+    await this.#maintaining;
     if (this.#sinceMaintenance > 0) await this.maintain();
     this.#table?.close();
     this.db.close();

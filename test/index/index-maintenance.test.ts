@@ -1,0 +1,42 @@
+import test from 'ava';
+import { IndexWriter } from '../../src/index/index-writer.js';
+import { indexBatch } from '../../src/index/index-row.js';
+import { CTX, IDENTITY, frame, keysOf, object, rng, tempDir, unitVector, withIndex } from './index-helpers.js';
+
+const DIM = 8;
+
+test('maintenance (compaction, the IVF-PQ build) runs beside the writes: the write that makes it due returns first, and writes go on while it runs', async (t) => {
+  const dir = await tempDir(t);
+  const r = rng(11);
+  const log: string[] = [];
+  const writer = await IndexWriter.open({
+    location: { uri: dir },
+    identity: IDENTITY,
+    labelTemplate: '{}',
+    ann: { minRows: 256, numPartitions: 2, numSubVectors: 2, numBits: 8, nprobes: 2, refineFactor: 10 },
+    optimizeEveryRows: 300,
+    log: (l) => log.push(l),
+  });
+  t.teardown(() => writer.close());
+  const batch = (from: number) =>
+    indexBatch(
+      Array.from({ length: 75 }, (_, i) =>
+        frame('s', String(from + i), from + i, [object(0, unitVector(DIM, r)), object(1, unitVector(DIM, r))]),
+      ),
+      CTX,
+    ); // 150 rows
+  await writer.write(batch(0));
+  t.is(writer.maintaining, undefined, 'not due yet');
+  await writer.write(batch(75)); // 300 rows: due
+  const running = writer.maintaining;
+  t.truthy(running, 'the write returned while its maintenance still runs');
+  await writer.write(batch(150)); // a write while it runs
+  await running;
+  t.true(
+    log.some((l) => /IVF-PQ index built over (300|450) objects/.test(l)),
+    log.join('\n'),
+  );
+  await writer.close();
+  t.is((await keysOf(dir)).length, 450);
+  await withIndex(dir, async (index) => t.is(await index.count({ stream: 's' }), 450));
+});
