@@ -8,7 +8,8 @@ export interface Undrawable {
   readonly reason: string;
 }
 
-const OUTLINE = [255, 40, 40] as const;
+// Cyan: apart from every colour of the shapes scenes, and from most of what photographs hold.
+const OUTLINE = [0, 255, 255] as const;
 
 /** Where an object's frame bytes can be read again, or why they cannot. */
 function framePath(o: IndexedObject): string | Undrawable {

@@ -84,13 +84,13 @@ test('pictures: the thumbnail is a PNG tile of the asked size, the frame the who
   const meta = await sharp(Buffer.from(await frame.arrayBuffer())).metadata();
   const source = await sharp(top.origin.path!).metadata();
   t.like(meta, { width: source.width, height: source.height });
-  // The outline is drawn in red on the frame: the frame differs from the file where the mask's edge is.
+  // The outline is drawn in cyan on the frame: the frame differs from the file where the mask's edge is.
   const drawn = await sharp(Buffer.from(await (await fetch(`${s.url}${top.frame}`)).arrayBuffer()))
     .raw()
     .toBuffer();
   const plain = await sharp(top.origin.path!).removeAlpha().raw().toBuffer();
   let changed = 0;
-  for (let i = 0; i < plain.length; i += 3) if (drawn[i] === 255 && drawn[i + 1] === 40 && plain[i + 1] !== 40) changed++;
+  for (let i = 0; i < plain.length; i += 3) if (drawn[i] === 0 && drawn[i + 1] === 255 && drawn[i + 2] === 255 && plain[i] !== 0) changed++;
   t.true(changed > 10, `${changed} outline pixels`);
 });
 
