@@ -8,6 +8,8 @@ import type { Topology } from '../topology/topology.js';
 export interface OutputTransaction {
   /** Keeps `message` for `topic` in the transaction of the record's input partition (dropped if the record is stale). */
   stage(record: FrameRecord, topic: string, message: Message): void;
+  /** Refuses (ConfigError) an output topic that does not exist: checked at start, since nothing is sent before the first transaction. */
+  requireTopic(topic: string): Promise<void>;
 }
 
 export interface ExactlyOnceOptions {
@@ -17,6 +19,42 @@ export interface ExactlyOnceOptions {
   readonly topic: string; // the input topic
   readonly admin: () => Promise<Admin>;
   readonly log: (line: string) => void;
+  /**
+   * Most bytes (keys, values and headers) of output messages in one transaction; a frame whose
+   * messages alone are larger still goes, alone. Everything acknowledged while a transaction is
+   * in flight waits for the next one, so without a cap one sendBatch could exceed what the broker
+   * takes in a request or a record batch (message.max.bytes, 1 MiB by default).
+   */
+  readonly maxTransactionBytes?: number;
+  /** Makes a partition's transactional producer (tests give a fake); by default a kafkajs producer on `brokers`. */
+  readonly producer?: (transactionalId: string, partition: number) => Producer;
+}
+
+/** What one commit() did: the offset it committed (at most the one asked for) and the messages it sent. */
+export interface Committed {
+  readonly offset: string;
+  readonly messages: number;
+}
+
+/** Default of ExactlyOnceOptions.maxTransactionBytes: below the broker's default message.max.bytes. */
+export const MAX_TRANSACTION_BYTES = 900 * 1024;
+
+/**
+ * The broker's verdict that another producer initialised this transactional id since (a newer
+ * epoch): another member claimed the partition. kafkajs 2.2 knows code 47 (INVALID_PRODUCER_EPOCH,
+ * what brokers answer its request versions); 90 (PRODUCER_FENCED) is what newer versions get.
+ * kafkajs wraps errors (retries exhausted, non-retriable): the causes are searched too.
+ */
+export function isFencedError(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  const walk = (e: unknown): boolean => {
+    if (!e || typeof e !== 'object' || seen.has(e)) return false;
+    seen.add(e);
+    const x = e as { type?: unknown; code?: unknown; cause?: unknown; originalError?: unknown; errors?: unknown };
+    if (x.type === 'INVALID_PRODUCER_EPOCH' || x.type === 'PRODUCER_FENCED' || x.code === 47 || x.code === 90) return true;
+    return walk(x.cause) || walk(x.originalError) || (Array.isArray(x.errors) && x.errors.some(walk));
+  };
+  return walk(err);
 }
 
 interface Staged {
@@ -32,6 +70,12 @@ interface PartitionState {
   producer?: Promise<Producer>;
   /** The partition's committed offset as read after this member's producer fenced the previous owner. */
   claim?: Promise<bigint | undefined>;
+  /**
+   * A transaction of this incarnation failed and was aborted: its messages are gone, so no later
+   * transaction of the incarnation may commit an offset past them (they would be skipped for
+   * good). Only a new incarnation (a rewind, a new assignment) commits again.
+   */
+  void?: Error;
 }
 
 /** Sink kinds that may stay in an exactly-once topology without joining its transaction: they have no downstream readers. */
@@ -57,12 +101,26 @@ export function checkExactlyOnce(t: Topology): void {
   if (!t.sinks.some((s) => s.kind === 'kafka')) {
     throw new ConfigError('delivery: exactly-once needs at least one kafka sink (its outputs are what the transaction commits)');
   }
+  // The outputs are sent by the source's transactional producers, on the source's cluster: a sink
+  // naming other brokers would have its own setting silently ignored.
+  const same = (a: readonly string[]) => [...new Set(a)].sort().join(',');
+  const want = same(t.source.brokers);
+  for (const s of t.sinks) {
+    if (s.kind === 'kafka' && same(s.brokers) !== want) {
+      throw new ConfigError(
+        `delivery: exactly-once sends every Kafka output in the source's transaction, on the source's brokers ` +
+          `(${want}); kafka sink "${s.topic}" names ${same(s.brokers)}: give it the source's brokers ` +
+          `(one transaction cannot span two clusters), or use delivery: at-least-once`,
+      );
+    }
+  }
 }
 
 /**
  * Exactly-once delivery from a Kafka source to Kafka sinks: the outputs of a batch of frames and
  * the input offsets after them are committed in one Kafka transaction, so that a read_committed
- * consumer of the outputs sees every frame once whatever crashes, restarts or rebalances.
+ * consumer of the outputs sees every frame once through crashes, restarts and rebalances (but
+ * see the require_stable caveat in docs/operations.md: kafkajs cannot ask for it).
  *
  * Fencing. kafkajs sends transactional offsets without the consumer group's generation (no
  * KIP-447: TxnOffsetCommit carries no member id or generation, and kafkajs has no
@@ -89,9 +147,13 @@ export class ExactlyOnceDelivery implements OutputTransaction {
   // not once a partition was rewound and the same offsets are read again.
   readonly #incarnationOf = new WeakMap<object, number>();
   #incarnations = 0;
+  #closed = false;
+  readonly #maxBytes: number;
 
   constructor(o: ExactlyOnceOptions) {
     this.#o = o;
+    this.#maxBytes = o.maxTransactionBytes ?? MAX_TRANSACTION_BYTES;
+    if (!(this.#maxBytes >= 1)) throw new ConfigError('exactly-once: maxTransactionBytes must be >= 1');
   }
 
   transactionalId(partition: number): string {
@@ -123,7 +185,23 @@ export class ExactlyOnceDelivery implements OutputTransaction {
   isCurrent(record: FrameRecord): boolean {
     if (record.origin.kind !== 'kafka') return false;
     const state = this.#partitions.get(record.origin.partition);
-    return state !== undefined && this.#incarnationOf.get(record.origin) === state.incarnation;
+    return state !== undefined && state.void === undefined && this.#incarnationOf.get(record.origin) === state.incarnation;
+  }
+
+  /** Whether a transaction of `partition` may commit now (assigned, and no failed transaction in its incarnation). */
+  canCommit(partition: number): boolean {
+    const state = this.#partitions.get(partition);
+    return state?.producer !== undefined && state.void === undefined;
+  }
+
+  async requireTopic(topic: string): Promise<void> {
+    const topics = await (await this.#o.admin()).listTopics();
+    if (!topics.includes(topic)) {
+      throw new ConfigError(
+        `kafka sink: output topic "${topic}" does not exist on ${this.#o.brokers.join(',')}; with delivery: exactly-once ` +
+          `its messages are sent only inside transactions, each of which would fail: create the topic first`,
+      );
+    }
   }
 
   stage(record: FrameRecord, topic: string, message: Message): void {
@@ -137,6 +215,7 @@ export class ExactlyOnceDelivery implements OutputTransaction {
    */
   claim(partition: number): Promise<bigint | undefined> {
     const state = this.#partitions.get(partition);
+    if (this.#closed) return Promise.reject(new Error('exactly-once: closed (the source is shutting down)'));
     if (!state) return Promise.reject(new Error(`exactly-once: partition ${partition} is not assigned to this member`));
     state.claim ??= (async () => {
       state.producer ??= this.#connect(partition);
@@ -164,20 +243,30 @@ export class ExactlyOnceDelivery implements OutputTransaction {
   }
 
   /**
-   * One transaction: the staged messages of every frame below `offset` on `partition`, and
-   * `offset` as the group's committed offset. Throws after aborting when any step fails; the
-   * caller then rewinds the partition (the messages taken here are gone with the abort).
+   * One transaction: the staged messages of every frame below `offset` on `partition` (or of as
+   * many frames from the lowest as fit in maxTransactionBytes), and the offset after them as the
+   * group's committed offset, which is returned. Throws after aborting when any step fails; the
+   * incarnation is then void (nothing more of it commits) and the caller rewinds the partition
+   * (the messages taken here are gone with the abort).
    */
-  async commit(partition: number, offset: string): Promise<number> {
+  async commit(partition: number, offset: string): Promise<Committed> {
     const state = this.#partitions.get(partition);
     if (!state?.producer) throw new Error(`exactly-once: partition ${partition} has no claimed producer`);
+    if (state.void) {
+      throw new Error(
+        `exactly-once: a transaction of partition ${partition} failed (${state.void.message}); ` +
+          `nothing read since its last commit commits before the partition is read again`,
+      );
+    }
     // Taken before the first await, so that a rewind meanwhile cannot add or remove any.
-    const upTo = BigInt(offset);
+    const upTo = this.#cut(state.staged, BigInt(offset));
     const mine = state.staged.filter((s) => s.offset < upTo);
     state.staged.splice(0, state.staged.length, ...state.staged.filter((s) => s.offset >= upTo));
-    const producer = await state.producer;
-    const txn = await producer.transaction();
+    const committed = upTo.toString();
+    let txn: Awaited<ReturnType<Producer['transaction']>> | undefined;
     try {
+      const producer = await state.producer;
+      txn = await producer.transaction();
       const byTopic = new Map<string, Message[]>();
       for (const s of mine) {
         let list = byTopic.get(s.topic);
@@ -188,17 +277,34 @@ export class ExactlyOnceDelivery implements OutputTransaction {
       if (topicMessages.length > 0) await txn.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.None });
       await txn.sendOffsets({
         consumerGroupId: this.#o.groupId,
-        topics: [{ topic: this.#o.topic, partitions: [{ partition, offset }] }],
+        topics: [{ topic: this.#o.topic, partitions: [{ partition, offset: committed }] }],
       });
       await txn.commit();
-      return mine.length;
+      return { offset: committed, messages: mine.length };
     } catch (err) {
-      if (txn.isActive()) await txn.abort().catch(() => {}); // a fenced or disconnected producer cannot; its epoch is bumped at the next claim
+      state.void = err instanceof Error ? err : new Error(String(err));
+      if (txn?.isActive()) await txn.abort().catch(() => {}); // a fenced or disconnected producer cannot; its epoch is bumped at the next claim
       throw err;
     }
   }
 
+  /**
+   * Where a transaction asked to commit up to `upTo` stops: before the first frame (offset) whose
+   * messages would take it past maxTransactionBytes, but never before the lowest frame's.
+   */
+  #cut(staged: readonly Staged[], upTo: bigint): bigint {
+    const bytes = new Map<bigint, number>();
+    for (const s of staged) if (s.offset < upTo) bytes.set(s.offset, (bytes.get(s.offset) ?? 0) + sizeOf(s.message));
+    let total = 0;
+    for (const [offset, n] of [...bytes].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (total > 0 && total + n > this.#maxBytes) return offset;
+      total += n;
+    }
+    return upTo;
+  }
+
   async close(): Promise<void> {
+    this.#closed = true;
     const producers = [...this.#partitions.values()].map((s) => s.producer).filter((p) => p !== undefined);
     this.#partitions.clear();
     await Promise.allSettled(producers.map(async (p) => (await p).disconnect()));
@@ -217,12 +323,15 @@ export class ExactlyOnceDelivery implements OutputTransaction {
   }
 
   async #connect(partition: number): Promise<Producer> {
-    const producer = kafkaClient(this.#o.brokers, `${this.#o.clientId}-txn-${partition}`).producer({
-      transactionalId: this.transactionalId(partition),
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-    });
+    const transactionalId = this.transactionalId(partition);
+    const producer = this.#o.producer
+      ? this.#o.producer(transactionalId, partition)
+      : kafkaClient(this.#o.brokers, `${this.#o.clientId}-txn-${partition}`).producer({
+          transactionalId,
+          idempotent: true,
+          maxInFlightRequests: 1,
+          allowAutoTopicCreation: false,
+        });
     await producer.connect();
     // kafkajs initialises the transactional id (InitProducerId: the fencing step) at the first
     // transaction; an empty one does it now, before any offset of the partition is read.
@@ -231,4 +340,14 @@ export class ExactlyOnceDelivery implements OutputTransaction {
     this.#o.log(`kafka: exactly-once: ${this.transactionalId(partition)} initialised (the partition's previous owner is fenced)`);
     return producer;
   }
+}
+
+const lengthOf = (v: unknown): number =>
+  typeof v === 'string' ? Buffer.byteLength(v) : v instanceof Uint8Array ? v.byteLength : Array.isArray(v) ? v.reduce((n, x) => n + lengthOf(x), 0) : 0;
+
+/** A message's bytes as sent, near enough for a cap: key, value, header names and values. */
+function sizeOf(m: Message): number {
+  let n = lengthOf(m.key) + lengthOf(m.value);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += Buffer.byteLength(k) + lengthOf(v);
+  return n;
 }

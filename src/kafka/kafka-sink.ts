@@ -66,13 +66,14 @@ export async function kafkaSink(o: KafkaSinkOptions): Promise<Sink> {
   };
   const transaction = o.transaction;
   if (transaction) {
+    await transaction.requireTopic(o.topic);
     return {
       name: `kafka:${o.content}:${o.topic}`,
       write: async (records, ctx) => {
-        for (const r of records) {
-          const m = messageOf(r, ctx);
-          if (m) transaction.stage(r, o.topic, m);
-        }
+        // Every message built before any is staged: a build that throws fails the write (which the
+        // pipeline retries) with none of the batch staged, instead of staging the first ones twice.
+        const built = records.map((r) => [r, messageOf(r, ctx)] as const);
+        for (const [r, m] of built) if (m) transaction.stage(r, o.topic, m);
       },
       close: async () => {},
     };

@@ -1,6 +1,7 @@
-import { type Admin, type Consumer, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
+import { type Consumer, type EachBatchPayload, type KafkaMessage } from 'kafkajs';
 import { kafkaClient } from './kafka-client.js';
-import { ExactlyOnceDelivery } from './exactly-once-delivery.js';
+import { ExactlyOnceDelivery, isFencedError } from './exactly-once-delivery.js';
+import { LazyAdmin } from './lazy-admin.js';
 import { ConfigError } from '../errors.js';
 import { LatestFrameBuffer, type DropReason } from '../operators/latest-frame-buffer.js';
 import type { FrameRecord } from '../record.js';
@@ -31,6 +32,8 @@ export interface KafkaSourceOptions {
   readonly lagRefreshMs?: number;
   /** Image references (file://, http://) of one fetched batch loaded at once. */
   readonly referenceConcurrency?: number;
+  /** exactly-once: most bytes of output messages in one transaction (ExactlyOnceOptions.maxTransactionBytes). */
+  readonly maxTransactionBytes?: number;
 }
 
 export interface KafkaSourceStats {
@@ -44,6 +47,8 @@ export interface KafkaSourceStats {
   lag: Record<string, number>; // per partition this member owns: high watermark - next offset to read
   transactions: number; // exactly-once: transactions committed
   aborted: number; // exactly-once: transactions that failed (their partitions were rewound)
+  fenced: number; // exactly-once: transactions refused because another member claimed the partition
+  open: number; // exactly-once: transactions in flight now
 }
 
 type Offsets = { topic: string; partition: number; offset: string };
@@ -82,6 +87,8 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
     lag: {},
     transactions: 0,
     aborted: 0,
+    fenced: 0,
+    open: 0,
   };
   const trackers = new Map<number, OffsetTracker>();
   const fifo: FrameRecord[] = [];
@@ -93,25 +100,28 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
   const firstTaken = new Map<number, bigint>();
   const committedAt = new Map<number, bigint>(); // exactly-once: the offset this member's last transaction committed
   const failures = new Map<number, number>();
+  // exactly-once: partitions whose producer another member fenced; not claimed again before the
+  // group's next assignment says they are still this member's.
+  const fenced = new Set<number>();
   let wakeReader: (() => void) | undefined;
   let wakeWriter: (() => void) | undefined;
   let stopped = false;
   let fatal: Error | undefined;
   const client = kafkaClient(o.brokers, o.clientId);
-  let admin: Promise<Admin> | undefined;
-  const adminOf = () =>
-    (admin ??= (async () => {
-      const a = client.admin();
-      await a.connect();
-      return a;
-    })().catch((err: unknown) => {
-      admin = undefined;
-      throw err;
-    }));
+  const admin = new LazyAdmin(() => client.admin());
+  const adminOf = () => (stopped ? Promise.reject(new Error('kafka source: stopping')) : admin.get());
 
   const eos =
     o.delivery === 'exactly-once'
-      ? new ExactlyOnceDelivery({ brokers: o.brokers, clientId: o.clientId, groupId: o.groupId, topic: o.topic, admin: adminOf, log })
+      ? new ExactlyOnceDelivery({
+          brokers: o.brokers,
+          clientId: o.clientId,
+          groupId: o.groupId,
+          topic: o.topic,
+          admin: adminOf,
+          log,
+          ...(o.maxTransactionBytes === undefined ? {} : { maxTransactionBytes: o.maxTransactionBytes }),
+        })
       : undefined;
 
   const trackerOf = (p: number) => {
@@ -152,19 +162,49 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
     log(`kafka: exactly-once: partition ${partition} rewound to ${back ?? 'its start'}; its frames since will be read again`);
   };
 
+  /**
+   * Exactly-once: another member initialised the partition's transactional id, so it claimed the
+   * partition (this member is a zombie of an older assignment, or its transaction timed out).
+   * Claiming it back would fence the rightful owner in turn: the partition is dropped (its frames
+   * inside the pipeline become stale) and not read until the group's next assignment, which the
+   * next batch of it asks for (eachBatch). If the group still gives it to this member, it is
+   * claimed again then.
+   */
+  const fence = (partition: number, err: Error) => {
+    fenced.add(partition);
+    eos!.release(partition);
+    trackers.delete(partition);
+    positions.delete(partition);
+    firstTaken.delete(partition);
+    committedAt.delete(partition);
+    failures.delete(partition);
+    for (let i = fifo.length - 1; i >= 0; i--) if (partitionOf(fifo[i]!)?.partition === partition) fifo.splice(i, 1);
+    wakeWriter?.();
+    log(`kafka: exactly-once: partition ${partition} was claimed by another member (${err.message}); dropped until the group's next assignment`);
+  };
+
   const transact = async (c: Offsets) => {
     const incarnation = eos!.incarnation(c.partition);
+    stats.open++;
     try {
-      await eos!.commit(c.partition, c.offset);
+      const done = await eos!.commit(c.partition, c.offset);
       stats.transactions++;
       failures.delete(c.partition);
-      trackers.get(c.partition)?.committed(c.offset);
-      committedAt.set(c.partition, BigInt(c.offset));
+      trackers.get(c.partition)?.committed(done.offset);
+      committedAt.set(c.partition, BigInt(done.offset));
       stats.committed++;
+      if (done.offset !== c.offset) commitWanted = true; // capped at maxTransactionBytes: the rest goes in the next round
     } catch (err) {
       stats.aborted++;
-      // Revoked or already rewound meanwhile: nothing of that incarnation is ours to redo.
+      // Revoked or already rewound meanwhile: nothing of that incarnation is ours to redo. When
+      // stopping, or after too many failures, it is not rewound either; the incarnation stays void
+      // (commit() refuses it), so no later transaction commits past the aborted messages.
       if (stopped || !assigned.has(c.partition) || eos!.incarnation(c.partition) !== incarnation) return;
+      if (isFencedError(err)) {
+        stats.fenced++;
+        fence(c.partition, err as Error);
+        return;
+      }
       const n = (failures.get(c.partition) ?? 0) + 1;
       failures.set(c.partition, n);
       log(`kafka: exactly-once: transaction of partition ${c.partition} failed (${(err as Error).message}); aborted (${n} in a row)`);
@@ -175,6 +215,8 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
         return;
       }
       rewind(c.partition);
+    } finally {
+      stats.open--;
     }
   };
 
@@ -188,6 +230,7 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
     if (eos) await new Promise((resolve) => setImmediate(resolve));
     const offsets: Offsets[] = [];
     for (const [partition, t] of trackers) {
+      if (eos && !eos.canCommit(partition)) continue; // a failed transaction's incarnation: see transact
       const offset = t.committable();
       if (offset !== undefined) offsets.push({ topic: o.topic, partition, offset });
     }
@@ -269,6 +312,8 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
       eos?.release(p);
     }
     for (const p of [...trackers.keys()]) if (!now.has(p)) trackers.delete(p);
+    // The assignment is the group's word on what this member owns: fenced partitions given back are claimed again.
+    fenced.clear();
     for (const p of now) {
       if (!eos) continue;
       if (!eos.has(p)) eos.begin(p);
@@ -320,7 +365,9 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
       for (const end of await a.fetchTopicOffsets(o.topic)) {
         if (!assigned.has(end.partition)) continue;
         highWatermarks.set(end.partition, BigInt(end.high));
-        startOffsets.set(end.partition, BigInt(o.fromBeginning ? end.low : end.high));
+        // Once per assignment: with fromBeginning false, a partition never read nor committed starts
+        // at its end as it was then, not as it is at every refresh (its lag would read 0 for ever).
+        if (!startOffsets.has(end.partition)) startOffsets.set(end.partition, BigInt(o.fromBeginning ? end.low : end.high));
       }
       let committed: Map<number, bigint> | undefined;
       if ([...assigned].some((p) => !positions.has(p))) {
@@ -346,6 +393,14 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
   const eachBatch = async ({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) => {
     const partition = batch.partition;
     const going = () => isRunning() && !isStale() && !stopped && assigned.has(partition);
+    if (!going()) return; // before the claim: a stopping source connects no producer
+    if (fenced.has(partition)) {
+      // kafkajs rejoins the group on an error of this type (there is no call for it): the
+      // assignment that comes back says whether the partition is still this member's.
+      throw Object.assign(new Error(`partition ${partition} was claimed by another member: rejoining the group`), {
+        type: 'REBALANCE_IN_PROGRESS',
+      });
+    }
     // Exactly-once: before the first frame of an incarnation, fence the partition's previous
     // owner and learn what it committed; messages below that are done already.
     const floor = eos ? await eos.claim(partition) : undefined;
@@ -470,14 +525,16 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
         if (outcome === 'late') log(`kafka: ${what} did not finish within shutdownDeadlineMs (${o.shutdownDeadlineMs} ms)`);
       };
       await within(scheduleCommit(), 'the final commit (its frames will be redelivered)');
+      // The admin goes after the consumer: a batch still running (a claim) may be using it; one
+      // asked for after `stopped` is refused, one being connected is disconnected once it is.
       await within(
         Promise.allSettled([
           consumer.disconnect().catch((err: unknown) => log(`kafka: disconnect failed (${(err as Error).message})`)),
           eos?.close(),
-          admin?.then((a) => a.disconnect()).catch(() => {}),
         ]).then(() => {}),
         'the disconnect',
       );
+      await within(admin.close(), 'the admin client disconnect');
     },
   };
 }
