@@ -2,7 +2,7 @@ import type { DeadLetterMessage } from './schema/types/dead-letter.js';
 import type { FrameErrorCode } from './errors.js';
 import type { Box, Mask } from './masks/mask.js';
 import type { Sam2Prompt } from './models/sam2.js';
-import type { Chw, Rgb } from './tensor/image.js';
+import { planesOf, type Chw, type Planes, type Rgb } from './tensor/image.js';
 
 /** The stages, in pipeline order; errors and timings are keyed by them. */
 export type StageName = DeadLetterMessage['error']['stage']; // listed once, in schemas/dead-letter.schema.json
@@ -90,7 +90,7 @@ export type ObjectAt<S extends ObjectStateName> = Extract<ObjectState, { readonl
 export interface FrameImage {
   rgb: Rgb;
   sam2Input: Chw;
-  clipFrame: Chw;
+  clipFrame: Planes; // the frame, CLIP-normalised on read: crops are cut from it
   clipInput: Chw;
 }
 
@@ -198,7 +198,8 @@ export function imageOf(r: FrameRecord, stage: StageName): FrameImage | undefine
 
 /** Frees per-frame tensors once a record's outputs no longer need them. */
 export function releaseIntermediates(r: FrameRecord): void {
-  if (r.image) r.image = { ...r.image, sam2Input: EMPTY, clipFrame: EMPTY, clipInput: EMPTY };
+  if (r.image) r.image = { ...r.image, sam2Input: EMPTY, clipFrame: EMPTY_PLANES, clipInput: EMPTY };
 }
 
 const EMPTY: Chw = { data: new Float32Array(0), channels: 0, height: 0, width: 0 };
+const EMPTY_PLANES: Planes = planesOf(EMPTY);

@@ -1,6 +1,6 @@
-import type { Mask } from './mask.js';
-import type { Chw } from '../tensor/image.js';
-import { resize } from '../tensor/resize.js';
+import { maskBox, type Box, type Mask } from './mask.js';
+import { maskPlanes, type Chw, type Planes } from '../tensor/image.js';
+import { resize, resizePlanes } from '../tensor/resize.js';
 
 /** Pixels of the window outside the mask: set to 0 ("masked") or kept from the frame ("kept"). */
 export type CropContext = 'masked' | 'kept';
@@ -31,24 +31,12 @@ export const DEFAULT_CROP: CropSpec = { window: 'object', margin: 1.25, pad: 4, 
 
 /**
  * Square window around a mask (at frame resolution): [x0, y0, side], centred on the mask box;
- * may extend past the frame. An empty mask gives the whole frame: [0, 0, max(W, H)].
+ * may extend past the frame. An empty mask gives the whole frame: [0, 0, max(W, H)]. `box`, when
+ * the caller has it, is the mask's tight box (maskBox), saving a scan of the frame.
  */
-export function cropWindow(mask: Mask, spec: CropSpec): [number, number, number] {
-  let x1 = Infinity;
-  let y1 = Infinity;
-  let x2 = -Infinity;
-  let y2 = -Infinity;
-  for (let y = 0; y < mask.height; y++) {
-    for (let x = 0; x < mask.width; x++) {
-      if (mask.data[y * mask.width + x]) {
-        x1 = Math.min(x1, x);
-        x2 = Math.max(x2, x + 1);
-        y1 = Math.min(y1, y);
-        y2 = Math.max(y2, y + 1);
-      }
-    }
-  }
-  if (x2 < 0) return [0, 0, Math.max(mask.width, mask.height)];
+export function cropWindow(mask: Mask, spec: CropSpec, box: Box | undefined = maskBox(mask)): [number, number, number] {
+  if (!box) return [0, 0, Math.max(mask.width, mask.height)];
+  const [x1, y1, x2, y2] = box;
   const side =
     spec.window === 'object'
       ? Math.ceil(Math.max(x2 - x1, y2 - y1) * spec.margin) + spec.pad
@@ -60,24 +48,28 @@ export function cropWindow(mask: Mask, spec: CropSpec): [number, number, number]
 /**
  * The object's square window of a normalised frame [C,H,W], resized to [C,size,size]. Pixels of
  * the window outside the frame are 0 (the normalised mean); with context "masked", so are those
- * outside the mask, with "kept" the frame's pixels stay. Twin of `preprocess.masked_crop`.
+ * outside the mask, with "kept" the frame's pixels stay. Only the window's pixels are read.
+ * Twin of `preprocess.masked_crop`.
  */
-export function maskedCrop(frame: Chw, mask: Mask, size: number, spec: CropSpec): Chw {
+export function maskedCrop(frame: Planes, mask: Mask, size: number, spec: CropSpec, box?: Box): Chw {
   const { channels: c, height: H, width: W } = frame;
   if (mask.width !== W || mask.height !== H) {
     throw new Error(`maskedCrop: mask is ${mask.width}x${mask.height} but the frame is ${W}x${H}`);
   }
-  const [x0, y0, side] = cropWindow(mask, spec);
+  const [x0, y0, side] = box ? cropWindow(mask, spec, box) : cropWindow(mask, spec);
   const kept = spec.context === 'kept';
-  const win = new Float32Array(c * side * side);
+  const win = new Float32Array(c * side * side); // [C,side,side]
   const sx0 = Math.max(x0, 0);
   const sy0 = Math.max(y0, 0);
   const sx1 = Math.min(x0 + side, W);
   const sy1 = Math.min(y0 + side, H);
+  const scratch = new Float32Array(W);
   for (let ch = 0; ch < c; ch++) {
     for (let y = sy0; y < sy1; y++) {
+      const row = frame.row(ch, y, scratch, sx0, sx1);
+      const out = ch * side * side + (y - y0) * side - x0;
       for (let x = sx0; x < sx1; x++) {
-        if (kept || mask.data[y * W + x]) win[ch * side * side + (y - y0) * side + (x - x0)] = frame.data[ch * H * W + y * W + x]!;
+        if (kept || mask.data[y * W + x]) win[out + x] = row[x]!;
       }
     }
   }
@@ -86,11 +78,7 @@ export function maskedCrop(frame: Chw, mask: Mask, size: number, spec: CropSpec)
 
 /** Full-frame mask -> [1,size,size] float: keeps where the object is and how large. */
 export function maskInput(mask: Mask, size: number): Chw {
-  return resize(maskAsChw(mask), size, size);
-}
-
-export function maskAsChw(mask: Mask): Chw {
-  return { data: Float32Array.from(mask.data), channels: 1, height: mask.height, width: mask.width };
+  return resizePlanes(maskPlanes(mask), size, size);
 }
 
 /**
@@ -99,7 +87,7 @@ export function maskAsChw(mask: Mask): Chw {
  */
 export function poolTokens(lastHidden: Float32Array, tokens: number, dim: number, imageEmbeds: Float32Array, mask: Mask): Float32Array {
   const g = Math.round(Math.sqrt(tokens - 1));
-  const weights = resize(maskAsChw(mask), g, g).data;
+  const weights = resizePlanes(maskPlanes(mask), g, g).data;
   let total = 0;
   for (const v of weights) total += v;
   const out = new Float32Array(dim + imageEmbeds.length);

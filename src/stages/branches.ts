@@ -4,9 +4,9 @@ import { stack } from '../models/head.js';
 import type { ObjectGuidedHead } from '../models/model-set.js';
 import { inferInBatches } from '../operators/infer-in-batches.js';
 import { imageOf, objectBase, objectsAt, type BranchedObject, type FrameImage, type FrameRecord, type SegmentedObject } from '../record.js';
-import type { Mask } from '../masks/mask.js';
+import { maskBox, type Box, type Mask } from '../masks/mask.js';
 import { maskInput, maskedCrop, poolTokens } from '../masks/crop.js';
-import type { Chw } from '../tensor/image.js';
+import type { Planes } from '../tensor/image.js';
 import { rowsInOrder } from './model-rows.js';
 
 export interface BranchesOptions {
@@ -43,7 +43,7 @@ export function branchesStage(options: BranchesOptions): OperatorFunction<FrameR
       for (const { image, objects } of frames) {
         const v = nextVision();
         for (const o of objects) {
-          pixels.push(objectCrops(image.clipFrame, o.mask, head)); // [3K,R,R]
+          pixels.push(objectCrops(image.clipFrame, o.mask, head, maskBox(o.mask))); // [3K,R,R]
           masks.push(maskInput(o.mask, head.maskSize).data); // [1,M,M]
           clipFeatures.push(poolTokens(v.hidden, v.tokens, v.dim, v.embeds, o.mask)); // [Dv+E]
         }
@@ -73,12 +73,12 @@ export function branchesStage(options: BranchesOptions): OperatorFunction<FrameR
   });
 }
 
-/** The object's masked crops at every scale of the head, concatenated on the channel axis. */
-function objectCrops(frame: Chw, mask: Mask, head: ObjectGuidedHead): Float32Array {
+/** The object's masked crops at every scale of the head, concatenated on the channel axis; `box`: the mask's, found once. */
+function objectCrops(frame: Planes, mask: Mask, head: ObjectGuidedHead, box: Box | undefined): Float32Array {
   const [first] = head.crops;
-  if (first && head.crops.length === 1) return maskedCrop(frame, mask, head.objectSize, first).data;
+  if (first && head.crops.length === 1) return maskedCrop(frame, mask, head.objectSize, first, box).data;
   const plane = 3 * head.objectSize * head.objectSize;
   const out = new Float32Array(head.crops.length * plane); // [3K,R,R]
-  head.crops.forEach((c, k) => out.set(maskedCrop(frame, mask, head.objectSize, c).data, k * plane));
+  head.crops.forEach((c, k) => out.set(maskedCrop(frame, mask, head.objectSize, c, box).data, k * plane));
   return out;
 }

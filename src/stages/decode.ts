@@ -3,8 +3,8 @@ import type { OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import { mapConcurrentOrdered } from '../operators/map-concurrent-ordered.js';
 import { fail, type FrameRecord } from '../record.js';
-import { normalise, type Chw, type Rgb } from '../tensor/image.js';
-import { resize } from '../tensor/resize.js';
+import { normalised, type Chw, type Planes, type Rgb } from '../tensor/image.js';
+import { resizePlanes } from '../tensor/resize.js';
 
 export type ImageFormat = 'jpeg' | 'png' | 'webp';
 
@@ -104,10 +104,12 @@ async function decodeOne(r: FrameRecord, o: DecodeOptions): Promise<void> {
 }
 
 /** The model inputs of a decoded frame, as every stage (and `ogclip eval`) sees them. */
-export function modelInputs(rgb: Rgb, o: Pick<DecodeOptions, 'sam2' | 'clip'>): { sam2Input: Chw; clipFrame: Chw; clipInput: Chw } {
-  const sam2Input = resize(normalise(rgb, o.sam2.mean, o.sam2.std), o.sam2.size, o.sam2.size); // [3,S,S]
-  const clipFrame = normalise(rgb, o.clip.mean, o.clip.std); // [3,H,W], crops are cut from it
+export function modelInputs(rgb: Rgb, o: Pick<DecodeOptions, 'sam2' | 'clip'>): { sam2Input: Chw; clipFrame: Planes; clipInput: Chw } {
+  // Both models' inputs are read from the RGB bytes through per-channel tables: no float copy of
+  // the frame is made (a 40 MP frame would need 480 MB for each model's normalisation).
+  const sam2Input = resizePlanes(normalised(rgb, o.sam2.mean, o.sam2.std), o.sam2.size, o.sam2.size); // [3,S,S]
+  const clipFrame = normalised(rgb, o.clip.mean, o.clip.std); // [3,H,W] on read; crops are cut from it
   // The whole frame is squashed to V x V (no centre crop) so that CLIP's token grid covers
   // every object the masks can point at; the head was trained on the same view.
-  return { sam2Input, clipFrame, clipInput: resize(clipFrame, o.clip.size, o.clip.size) };
+  return { sam2Input, clipFrame, clipInput: resizePlanes(clipFrame, o.clip.size, o.clip.size) };
 }

@@ -1,4 +1,4 @@
-import type { Chw } from './image.js';
+import { materialise, planesOf, type Chw, type Planes } from './image.js';
 
 /**
  * [C,H,W] -> [C,h,w]: area average when shrinking, bilinear (half-pixel centres) when enlarging.
@@ -7,29 +7,40 @@ import type { Chw } from './image.js';
  */
 export function resize(src: Chw, h: number, w: number): Chw {
   if (h === src.height && w === src.width) return src;
+  return resizePlanes(planesOf(src), h, w);
+}
+
+/** `resize` of planes read on demand (a normalised RGB frame, a byte mask): the same numbers, no float copy of the source. */
+export function resizePlanes(src: Planes, h: number, w: number): Chw {
+  if (h === src.height && w === src.width) return materialise(src);
   if (h <= src.height && w <= src.width) return areaAverage(src, h, w);
   return bilinear(src, h, w);
 }
 
-function areaAverage(src: Chw, h: number, w: number): Chw {
-  const { channels: c, height: H, width: W, data } = src;
+function areaAverage(src: Planes, h: number, w: number): Chw {
+  const { channels: c, height: H, width: W } = src;
   const out = new Float32Array(c * h * w);
+  const x0s = Int32Array.from({ length: w }, (_, ox) => Math.floor((ox * W) / w));
+  const x1s = Int32Array.from({ length: w }, (_, ox) => Math.ceil(((ox + 1) * W) / w));
+  const scratch = new Float32Array(W);
+  const sums = new Float64Array(w);
   for (let oy = 0; oy < h; oy++) {
     const y0 = Math.floor((oy * H) / h);
     const y1 = Math.ceil(((oy + 1) * H) / h);
-    for (let ox = 0; ox < w; ox++) {
-      const x0 = Math.floor((ox * W) / w);
-      const x1 = Math.ceil(((ox + 1) * W) / w);
-      const n = (y1 - y0) * (x1 - x0);
-      for (let ch = 0; ch < c; ch++) {
-        let sum = 0;
-        const base = ch * H * W;
-        for (let y = y0; y < y1; y++) {
-          const row = base + y * W;
-          for (let x = x0; x < x1; x++) sum += data[row + x]!;
+    for (let ch = 0; ch < c; ch++) {
+      sums.fill(0);
+      // Each cell's sum runs over its rows, then within a row over its columns: the order (and
+      // so the float rounding) of a cell-by-cell loop, with every source row read once per cell row.
+      for (let y = y0; y < y1; y++) {
+        const row = src.row(ch, y, scratch);
+        for (let ox = 0; ox < w; ox++) {
+          let sum = sums[ox]!;
+          for (let x = x0s[ox]!, end = x1s[ox]!; x < end; x++) sum += row[x]!;
+          sums[ox] = sum;
         }
-        out[ch * h * w + oy * w + ox] = sum / n;
       }
+      const base = ch * h * w + oy * w;
+      for (let ox = 0; ox < w; ox++) out[base + ox] = sums[ox]! / ((y1 - y0) * (x1s[ox]! - x0s[ox]!));
     }
   }
   return { data: out, channels: c, height: h, width: w };
@@ -51,21 +62,22 @@ export function bilinearAxis(outSize: number, inSize: number): { i0: Int32Array;
   return { i0, i1, f };
 }
 
-function bilinear(src: Chw, h: number, w: number): Chw {
-  const { channels: c, height: H, width: W, data } = src;
+function bilinear(src: Planes, h: number, w: number): Chw {
+  const { channels: c, height: H, width: W } = src;
   const ys = bilinearAxis(h, H);
   const xs = bilinearAxis(w, W);
   const out = new Float32Array(c * h * w);
+  const scratch0 = new Float32Array(W);
+  const scratch1 = new Float32Array(W);
   for (let ch = 0; ch < c; ch++) {
-    const base = ch * H * W;
     for (let oy = 0; oy < h; oy++) {
       const fy = ys.f[oy]!;
-      const r0 = base + ys.i0[oy]! * W;
-      const r1 = base + ys.i1[oy]! * W;
+      const r0 = src.row(ch, ys.i0[oy]!, scratch0);
+      const r1 = src.row(ch, ys.i1[oy]!, scratch1);
       for (let ox = 0; ox < w; ox++) {
         const fx = xs.f[ox]!;
-        const a = data[r0 + xs.i0[ox]!]! * (1 - fx) + data[r0 + xs.i1[ox]!]! * fx;
-        const b = data[r1 + xs.i0[ox]!]! * (1 - fx) + data[r1 + xs.i1[ox]!]! * fx;
+        const a = r0[xs.i0[ox]!]! * (1 - fx) + r0[xs.i1[ox]!]! * fx;
+        const b = r1[xs.i0[ox]!]! * (1 - fx) + r1[xs.i1[ox]!]! * fx;
         out[ch * h * w + oy * w + ox] = a * (1 - fy) + b * fy;
       }
     }

@@ -7,7 +7,7 @@ import type { Mask } from '../../src/masks/mask.js';
 import { readBundle } from '../../src/models/bundle.js';
 import { cropBaselineOf, headCropOf } from '../../src/models/model-set.js';
 import { DEFAULT_CROP, cropWindow, maskedCrop, type CropSpec } from '../../src/masks/crop.js';
-import type { Chw } from '../../src/tensor/image.js';
+import { normalise, normalised, planesOf, type Chw, type Planes } from '../../src/tensor/image.js';
 import { resize } from '../../src/tensor/resize.js';
 
 /** A W x H mask with the box [x1, x2) x [y1, y2) set. */
@@ -17,14 +17,15 @@ function boxMask(W: number, H: number, [x1, y1, x2, y2]: [number, number, number
   return { width: W, height: H, data };
 }
 
-/** Frame [C,H,W] with value 1 + y*W + x in channel 0 and its negative in channel 1: never 0. */
-function frame(W: number, H: number): Chw {
+/** Frame [C,H,W] with value 1 + y*W + x in channel 0 and its negative in channel 1: never 0 (stored, and as planes). */
+function frame(W: number, H: number): Chw & Planes {
   const data = new Float32Array(2 * H * W);
   for (let i = 0; i < H * W; i++) {
     data[i] = 1 + i;
     data[H * W + i] = -(1 + i);
   }
-  return { data, channels: 2, height: H, width: W };
+  const chw = { data, channels: 2, height: H, width: W };
+  return { ...chw, ...planesOf(chw) };
 }
 
 const objectMasked: CropSpec = { window: 'object', margin: 1.25, pad: 4, context: 'masked' };
@@ -126,7 +127,8 @@ test("the head's crop (object window, masked) is bit-identical to the previous m
   const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647; // Park-Miller, exact in doubles
   const W = 37;
   const H = 23;
-  const f: Chw = { data: Float32Array.from({ length: 3 * W * H }, () => rand() * 4 - 2), channels: 3, height: H, width: W };
+  const stored: Chw = { data: Float32Array.from({ length: 3 * W * H }, () => rand() * 4 - 2), channels: 3, height: H, width: W };
+  const f = { ...stored, ...planesOf(stored) };
   for (let k = 0; k < 40; k++) {
     const x1 = Math.floor(rand() * W);
     const y1 = Math.floor(rand() * H);
@@ -206,4 +208,23 @@ test('a bad crop_baseline fails validation, each mistake named by its path', asy
   t.regex(await bad({ window: 'object', context: 'blurred' }), /crop_baseline\.context: must be one of "masked", "kept"/);
   t.regex(await bad({ window: 'object', context: 'masked', side_fraction: 0.5 }), /crop_baseline: unknown key "side_fraction"/);
   t.regex(await bad({ margin: 1.25, context: 'masked' }), /crop_baseline: missing required key "window"/);
+});
+
+test('a crop read from the RGB bytes through the normalisation tables equals the crop of the stored normalised frame, bit for bit', (t) => {
+  let seed = 11;
+  const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const [W, H] = [41, 29];
+  const rgb = { data: Uint8Array.from({ length: W * H * 3 }, () => Math.floor(rand() * 256)), width: W, height: H };
+  const mean = [0.48145466, 0.4578275, 0.40821073];
+  const std = [0.26862954, 0.26130258, 0.27577711];
+  const stored = planesOf(normalise(rgb, mean, std));
+  const onRead = normalised(rgb, mean, std);
+  for (let k = 0; k < 20; k++) {
+    const x1 = Math.floor(rand() * W);
+    const y1 = Math.floor(rand() * H);
+    const m = boxMask(W, H, [x1, y1, x1 + 1 + Math.floor(rand() * (W - x1)), y1 + 1 + Math.floor(rand() * (H - y1))]);
+    for (const spec of [objectMasked, { window: 'fixed', sideFraction: 0.6, context: 'kept' } as const]) {
+      for (const size of [8, 64]) t.deepEqual(maskedCrop(onRead, m, size, spec).data, maskedCrop(stored, m, size, spec).data);
+    }
+  }
 });

@@ -1,4 +1,6 @@
 import test from 'ava';
+import sharp from 'sharp';
+import { materialise } from '../../src/tensor/image.js';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { decodeStage, sniff, type DecodeOptions } from '../../src/stages/decode.js';
 import { ConfigError } from '../../src/errors.js';
@@ -26,7 +28,8 @@ test('good frames decode to RGB and to the model inputs of the sizes asked', asy
   t.deepEqual([png!.image!.sam2Input.channels, png!.image!.sam2Input.height, png!.image!.sam2Input.width], [3, 32, 32]);
   t.deepEqual([jpg!.image!.clipInput.height, jpg!.image!.clipInput.width], [16, 16]);
   // Red on the left: channel 0 high, channel 2 low after normalisation.
-  t.true(png!.image!.clipFrame.data[0]! > 0.5 && png!.image!.clipFrame.data[2 * 64 * 48]! < -0.5);
+  const clip = materialise(png!.image!.clipFrame); // [3,48,64]
+  t.true(clip.data[0]! > 0.5 && clip.data[2 * 64 * 48]! < -0.5);
 });
 
 test('EXIF orientation is applied (a rotated JPEG comes out upright)', async (t) => {
@@ -84,4 +87,25 @@ test('sniff tells formats by their bytes', async (t) => {
 test('options are validated when the stage is built', (t) => {
   t.throws(() => decodeStage({ ...options, formats: [] }), { instanceOf: ConfigError });
   t.throws(() => decodeStage({ ...options, formats: ['bmp' as never] }), { instanceOf: ConfigError, message: /unknown format "bmp"/ });
+});
+
+test("a decoded frame keeps its RGB bytes and the models' small inputs, no float copy of the frame (a 40 MP frame would hold 480 MB per copy)", async (t) => {
+  const [w, h] = [1600, 1200];
+  const big = await sharp({ create: { width: w, height: h, channels: 3, background: { r: 200, g: 30, b: 90 } } })
+    .png()
+    .toBuffer();
+  const [r] = await decodeAll([record('big', new Uint8Array(big), { contentType: 'image/png' })]);
+  const image = r!.image!;
+  // Every typed array the record keeps for its image, wherever it hangs.
+  const held = (value: unknown, seen = new Set<unknown>()): number => {
+    if (value === null || typeof value !== 'object' || seen.has(value)) return 0;
+    seen.add(value);
+    if (ArrayBuffer.isView(value)) return value.byteLength;
+    return Object.values(value).reduce<number>((n, v) => n + held(v, seen), 0);
+  };
+  const inputs = (3 * 32 * 32 + 3 * 16 * 16) * 4; // sam2Input [3,32,32] + clipInput [3,16,16], float32
+  t.is(held(image), w * h * 3 + inputs);
+  // And the frame still reads as its CLIP-normalised values: (200/255 - 0.5) / 0.5 in channel 0.
+  const row = image.clipFrame.row(0, h - 1, new Float32Array(w));
+  t.is(row[w - 1], Math.fround((Math.fround(200 / 255) - 0.5) / 0.5));
 });

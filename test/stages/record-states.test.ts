@@ -1,4 +1,5 @@
 import test from 'ava';
+import { planesOf } from '../../src/tensor/image.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { from, lastValueFrom, tap, toArray, type OperatorFunction } from 'rxjs';
@@ -90,7 +91,7 @@ test('a stage given objects in the wrong state fails that record (internal, nami
     embed: async (images: readonly unknown[]) => images.map(() => ({ embeds: f32(3, 4), hidden: f32(), tokens: 0, dim: 0 })),
   } as unknown as ClipVision;
   const chw = { data: new Float32Array(3 * 2 * 2), channels: 3, height: 2, width: 2 };
-  const image = { rgb: { data: new Uint8Array(12), width: 2, height: 2 }, sam2Input: chw, clipFrame: chw, clipInput: chw };
+  const image = { rgb: { data: new Uint8Array(12), width: 2, height: 2 }, sam2Input: chw, clipFrame: planesOf(chw), clipInput: chw };
   const segmented = (): ObjectState[] => [{ ...base(0), state: 'segmented' }];
   const [withImage, without] = await through(
     [record('g', new Uint8Array(0), { objects: segmented(), image }), record('h', new Uint8Array(0), { objects: segmented() })],
