@@ -343,7 +343,13 @@ export class ExactlyOnceDelivery implements OutputTransaction {
 }
 
 const lengthOf = (v: unknown): number =>
-  typeof v === 'string' ? Buffer.byteLength(v) : v instanceof Uint8Array ? v.byteLength : Array.isArray(v) ? v.reduce((n, x) => n + lengthOf(x), 0) : 0;
+  typeof v === 'string'
+    ? Buffer.byteLength(v)
+    : v instanceof Uint8Array
+      ? v.byteLength
+      : Array.isArray(v)
+        ? v.reduce((n, x) => n + lengthOf(x), 0)
+        : 0;
 
 /** A message's bytes as sent, near enough for a cap: key, value, header names and values. */
 function sizeOf(m: Message): number {

@@ -172,6 +172,16 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
    */
   const fence = (partition: number, err: Error) => {
     fenced.add(partition);
+    // Back to the last commit (kafkajs has moved past the frames read since): the batch that comes
+    // then is what asks for the rejoin; after it, the partition is read from its committed offset.
+    const back = committedAt.get(partition) ?? firstTaken.get(partition);
+    if (back !== undefined) {
+      try {
+        consumer.seek({ topic: o.topic, partition, offset: back.toString() });
+      } catch (e) {
+        log(`kafka: exactly-once: seek of partition ${partition} failed (${(e as Error).message})`);
+      }
+    }
     eos!.release(partition);
     trackers.delete(partition);
     positions.delete(partition);
@@ -180,7 +190,9 @@ export function kafkaSource(o: KafkaSourceOptions): FrameSource & {
     failures.delete(partition);
     for (let i = fifo.length - 1; i >= 0; i--) if (partitionOf(fifo[i]!)?.partition === partition) fifo.splice(i, 1);
     wakeWriter?.();
-    log(`kafka: exactly-once: partition ${partition} was claimed by another member (${err.message}); dropped until the group's next assignment`);
+    log(
+      `kafka: exactly-once: partition ${partition} was claimed by another member (${err.message}); dropped until the group's next assignment`,
+    );
   };
 
   const transact = async (c: Offsets) => {

@@ -1,7 +1,12 @@
 import test from 'ava';
 import type { Admin, Message, Producer } from 'kafkajs';
 import { ConfigError } from '../../src/errors.js';
-import { ExactlyOnceDelivery, isFencedError, type ExactlyOnceOptions, type OutputTransaction } from '../../src/kafka/exactly-once-delivery.js';
+import {
+  ExactlyOnceDelivery,
+  isFencedError,
+  type ExactlyOnceOptions,
+  type OutputTransaction,
+} from '../../src/kafka/exactly-once-delivery.js';
 import { kafkaSink } from '../../src/kafka/kafka-sink.js';
 import { LazyAdmin } from '../../src/kafka/lazy-admin.js';
 import type { FrameRecord } from '../../src/record.js';

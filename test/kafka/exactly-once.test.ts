@@ -44,7 +44,12 @@ interface Run {
  * content-type: a dead letter), over `partitions` partitions; output topics for detections,
  * objects and dead letters; an exactly-once topology writing all three.
  */
-async function setUp(brokers: string[], n: number, partitions: number): Promise<Run> {
+async function setUp(
+  brokers: string[],
+  n: number,
+  partitions: number,
+  delivery: 'exactly-once' | 'at-least-once' = 'exactly-once',
+): Promise<Run> {
   const topics = {
     input: uniqueName('in'),
     detections: uniqueName('det'),
@@ -87,7 +92,7 @@ async function setUp(brokers: string[], n: number, partitions: number): Promise<
     detections: topics.detections,
     objects: topics.objects,
     deadLetters: topics.deadLetters,
-    patch: { delivery: 'exactly-once' },
+    patch: { delivery },
   });
   return { brokers, topics, good: new Set(frames.map((f) => f.frameId)), bad, at, topology };
 }
@@ -165,6 +170,30 @@ test('exactly-once is refused with a non-Kafka source or a sink that cannot join
     ),
   );
   t.throws(() => checkExactlyOnce(topo({ sinks: [{ kind: 'console' }] })), { instanceOf: ConfigError, message: /at least one kafka sink/ });
+  // The outputs go through the source's producers: a sink on other brokers would be silently ignored.
+  const elsewhere = t.throws(
+    () =>
+      checkExactlyOnce(
+        topo({
+          sinks: [
+            { kind: 'kafka', brokers: ['127.0.0.1:1'], topic: 'det', content: 'detections' },
+            { kind: 'kafka', brokers: ['10.0.0.9:9092'], topic: 'obj', content: 'objects' },
+          ],
+        }),
+      ),
+    { instanceOf: ConfigError },
+  );
+  t.regex(elsewhere.message, /kafka sink "obj" names 10\.0\.0\.9:9092: give it the source's brokers/);
+  t.notThrows(
+    () =>
+      checkExactlyOnce(
+        topo({
+          source: { kind: 'kafka', brokers: ['127.0.0.1:2', '127.0.0.1:1'], topic: 'in', groupId: 'g' },
+          sinks: [{ kind: 'kafka', brokers: ['127.0.0.1:1', '127.0.0.1:2'], topic: 'det', content: 'detections' }],
+        }),
+      ),
+    'the same brokers in another order',
+  );
 });
 
 /**
@@ -217,10 +246,12 @@ function runCli(yaml: string): ChildProcess {
 }
 const exited = (p: ChildProcess) => new Promise<number | null>((resolve) => p.once('exit', (code) => resolve(code)));
 
-test('exactly-once: pipeline killed (SIGKILL) mid-stream and started again: every frame once in the read_committed outputs', async (t) => {
-  const { brokers, release } = await sharedBrokers();
-  t.teardown(release);
-  const run = await setUp(brokers, 60, 2);
+/**
+ * Runs the CLI on `run`'s topology, SIGKILLs it between a write and its commit, and runs it again
+ * to the end of the input (then SIGTERM). Asserts that the kill landed there: otherwise the test
+ * would pass without exercising the path it is about.
+ */
+async function killAndRestart(t: ExecutionContext, run: Run): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'ogclip-eos-'));
   const yaml = join(dir, 'kafka.yaml');
   await writeFile(yaml, stringify(run.topology));
@@ -229,16 +260,35 @@ test('exactly-once: pipeline killed (SIGKILL) mid-stream and started again: ever
   t.teardown(() => first.kill('SIGKILL'));
   const firstExit = exited(first);
   const caught = await killBetweenWriteAndCommit(run, first);
-  t.log(caught ? 'killed with outputs written whose offsets were not committed' : 'killed without catching that moment');
+  t.true(caught, 'killed with outputs written whose offsets were not committed');
   await firstExit;
 
   const second = runCli(yaml);
   t.teardown(() => second.kill('SIGKILL'));
-  await untilCommittedToEnd(brokers, run.topics.groupId, run.topics.input, 180_000);
+  await untilCommittedToEnd(run.brokers, run.topics.groupId, run.topics.input, 180_000);
   const secondExit = exited(second);
   second.kill('SIGTERM');
   t.is(await secondExit, 0, 'SIGTERM ends the run cleanly');
+}
+
+test('exactly-once: pipeline killed (SIGKILL) mid-stream and started again: every frame once in the read_committed outputs', async (t) => {
+  const { brokers, release } = await sharedBrokers();
+  t.teardown(release);
+  const run = await setUp(brokers, 60, 2);
+  await killAndRestart(t, run);
   await assertExactlyOnce(t, run);
+});
+
+test('at-least-once control: the same kill and restart writes duplicates (the scenario above is a real one)', async (t) => {
+  const { brokers, release } = await sharedBrokers();
+  t.teardown(release);
+  const run = await setUp(brokers, 60, 2, 'at-least-once');
+  await killAndRestart(t, run);
+  const outs = await collectToEnd(run.brokers, [run.topics.detections], 120_000);
+  const got = onceEach((outs.get(run.topics.detections) ?? []).map(frameIdOf), run.good);
+  t.log(`at-least-once detections: ${got.duplicates.length} frames twice, ${got.missing.length} missing`);
+  t.true(got.duplicates.length > 0, 'frames written before the kill and not committed are written again');
+  t.deepEqual(got.missing, [], 'nothing lost');
 });
 
 test('exactly-once: broker killed (SIGKILL) mid-stream and restarted: every frame once in the read_committed outputs', async (t) => {
@@ -246,15 +296,21 @@ test('exactly-once: broker killed (SIGKILL) mid-stream and restarted: every fram
   t.teardown(() => broker.stop());
   const run = await setUp(broker.brokers, 60, 2);
   const running = await startTopology(run.topology, { log: (l) => t.log(l) });
-  const source = running.source as unknown as { stats: { transactions: number; aborted: number } };
+  const source = running.source as unknown as { stats: { transactions: number; aborted: number; open: number } };
   await collect(broker.brokers, run.topics.detections, (all) => all.length >= 12, 120_000);
-  await broker.kill('SIGKILL');
+  // Killed while a transaction is in flight (begun, not yet committed): the case the test is about.
+  const deadline = Date.now() + 60_000;
+  while (source.stats.open === 0 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+  const openAtKill = source.stats.open;
+  const killed = broker.kill('SIGKILL');
+  t.true(openAtKill > 0, 'a transaction was open when the broker was killed');
+  await killed;
   await broker.restart();
   const progress = await untilCommittedToEnd(broker.brokers, run.topics.groupId, run.topics.input, 240_000);
   t.log(`after the restart: committed/end ${progressLine(progress)}`);
   running.stop();
   await running.done;
-  t.log(`transactions committed ${source.stats.transactions}, failed and rewound ${source.stats.aborted}`);
+  t.log(`transactions committed ${source.stats.transactions}, failed and rewound ${source.stats.aborted}, open at the kill ${openAtKill}`);
   await assertExactlyOnce(t, run);
 });
 
