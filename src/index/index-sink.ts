@@ -28,7 +28,7 @@ export async function indexSink(
   labelTemplate: string,
   log?: (line: string) => void,
 ): Promise<Sink> {
-  const location = { uri: o.path, table: o.table, storageOptions: o.storageOptions };
+  const location = { uri: o.path, table: o.table, storageOptions: o.storageOptions, cacheMb: o.cacheMb };
   const writer = await IndexWriter.open({
     location,
     identity,

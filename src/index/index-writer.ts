@@ -1,10 +1,10 @@
-import { Index, makeArrowTable, type Connection, type Table } from '@lancedb/lancedb';
+import { Index, makeArrowTable, type Connection, type Session, type Table } from '@lancedb/lancedb';
 import type { Schema } from 'apache-arrow';
 import { ConfigError, OgclipError } from '../errors.js';
 import { sqlString } from './index-filters.js';
 import { checkIdentity, manifestMetadata, type IndexIdentity, type IndexManifest } from './index-manifest.js';
 import { EMBEDDING_COLUMN, indexSchema, type IndexBatch } from './index-row.js';
-import { DEFAULT_TABLE, connectIndex, describe, openTableIfAny, readManifest, type IndexLocation } from './object-index.js';
+import { DEFAULT_TABLE, connectIndex, describe, indexSession, openTableIfAny, readManifest, type IndexLocation } from './object-index.js';
 
 /** The ANN index's settings (the index sink's `ann` options). */
 export interface AnnOptions {
@@ -50,11 +50,18 @@ export class IndexWriter {
   private constructor(
     private readonly db: Connection,
     private readonly o: IndexWriterOptions,
+    private readonly session: Session,
   ) {}
 
+  /** Bytes LanceDB's caches hold for this writer (bounded by the location's cacheMb). */
+  cacheBytes(): number {
+    return Number(this.session.sizeBytes());
+  }
+
   static async open(o: IndexWriterOptions): Promise<IndexWriter> {
-    const db = await connectIndex(o.location);
-    const w = new IndexWriter(db, o);
+    const session = indexSession(o.location);
+    const db = await connectIndex(o.location, session);
+    const w = new IndexWriter(db, o, session);
     try {
       const table = await openTableIfAny(db, o.location);
       if (table) await w.#adopt(table);

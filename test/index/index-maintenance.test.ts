@@ -40,3 +40,35 @@ test('maintenance (compaction, the IVF-PQ build) runs beside the writes: the wri
   t.is((await keysOf(dir)).length, 450);
   await withIndex(dir, async (index) => t.is(await index.count({ stream: 's' }), 450));
 });
+
+test("LanceDB's caches stay within cacheMb over many writes (its own defaults let them grow with every version)", async (t) => {
+  const r = rng(5);
+  const writeMany = async (cacheMb: { index: number; metadata: number }) => {
+    const dir = await tempDir(t);
+    const writer = await IndexWriter.open({
+      location: { uri: dir, cacheMb },
+      identity: IDENTITY,
+      labelTemplate: '{}',
+      ann: { minRows: 100_000, numPartitions: 0, numSubVectors: 0, numBits: 8, nprobes: 20, refineFactor: 10 },
+      optimizeEveryRows: 0, // no compaction: every write leaves a fragment and a version, as between maintenances
+    });
+    const held: number[] = [];
+    try {
+      for (let f = 0; f < 150; f++) {
+        await writer.write(indexBatch([frame('s', String(f), f, [object(0, unitVector(DIM, r))])], CTX));
+        if (f % 25 === 24) held.push(writer.cacheBytes());
+      }
+    } finally {
+      await writer.close();
+    }
+    return held;
+  };
+  const bounded = await writeMany({ index: 1, metadata: 1 });
+  t.true(
+    bounded.every((b) => b <= 2 << 20),
+    `held ${bounded.join(', ')} bytes`,
+  );
+  // The same writes with room to grow: the caches do grow past that bound.
+  const roomy = await writeMany({ index: 64, metadata: 64 });
+  t.true(roomy.at(-1)! > 2 << 20, `held ${roomy.join(', ')} bytes`);
+});

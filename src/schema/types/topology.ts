@@ -178,6 +178,13 @@ export interface Topology {
           [k: string]: string;
         };
         /**
+         * LanceDB's in-memory caches of this writer, MB; its own defaults (6 GB of index, 1 GB of metadata) let a long run's memory grow by about 0.4 MB per write until they fill
+         */
+        cacheMb: {
+          index: number;
+          metadata: number;
+        };
+        /**
          * after this many rows written by this process: compact the table's small fragments, fold new rows into the ANN index, build it once the table has ann.minRows (0: only when the sink closes)
          */
         optimizeEveryRows: number;
