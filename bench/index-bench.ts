@@ -10,7 +10,7 @@
 // vectors in 512 dimensions would have no near neighbours at all (every pair nearly orthogonal),
 // which no ANN index is built for.
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -33,6 +33,12 @@ const { values: a } = parseArgs({
     settings: { type: 'string', default: '10x1,20x5,20x10,40x10' }, // nprobes x refineFactor
     dir: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    // With --dir of an earlier run of the same --objects: its table, IVF-PQ index and exact
+    // answers are used again (the vectors are regenerated from the same seed), so that query
+    // settings can be compared without writing and building again.
+    reuse: { type: 'boolean', default: false },
+    // With --reuse: build the IVF-PQ index again with --partitions / --sub-vectors (timed).
+    rebuild: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -102,6 +108,7 @@ async function main() {
   const dir = a.dir ?? (await mkdtemp(join(tmpdir(), 'ogclip-index-bench-')));
   const location = { uri: join(dir, 'index') };
   const vectors = new Float32Array(N * D); // every indexed vector, for the exact scan
+  const reuse = a.reuse && a.dir !== undefined;
   const writer = await IndexWriter.open({
     location,
     identity: { modelName: 'bench', modelVersion: '1', embedder: 'object-guided' },
@@ -118,7 +125,8 @@ async function main() {
     log: (line) => console.error(line),
   });
   const t0 = performance.now();
-  for (let start = 0; start < N; start += framesPerWrite * perFrame) {
+  if (reuse) for (let i = 0; i < N; i++) vectors.set(sample(), i * D); // the same draws as the run that wrote them
+  for (let start = 0; start < (reuse ? 0 : N); start += framesPerWrite * perFrame) {
     const batch: IndexBatch = { frameKeys: [], rows: [] };
     for (let i = start; i < Math.min(N, start + framesPerWrite * perFrame); i++) {
       const v = sample();
@@ -132,31 +140,39 @@ async function main() {
   }
   const writeS = (performance.now() - t0) / 1000;
   const t1 = performance.now();
-  await writer.maintain(); // compaction, B-tree key indexes, IVF-PQ over all N rows
+  if (!reuse)
+    await writer.maintain(); // compaction, B-tree key indexes, IVF-PQ over all N rows
+  else if (a.rebuild) await writer.buildAnn(); // the same rows, the IVF-PQ index with these settings
   const buildS = (performance.now() - t1) / 1000;
   await writer.close();
   const diskMb = Number(execFileSync('du', ['-sk', location.uri], { encoding: 'utf8' }).split('\t')[0]) / 1024;
   console.error(`written in ${writeS.toFixed(0)} s, maintenance with the IVF-PQ build ${buildS.toFixed(0)} s, ${diskMb.toFixed(0)} MB`);
 
-  // Held-out queries from the same distribution, and their exact top k by a full scan.
+  // Held-out queries from the same distribution, and their exact top k by a full scan (kept
+  // beside the index for --reuse).
   const queries = Array.from({ length: Q }, sample);
   const exactMs: number[] = [];
-  const truth = queries.map((q) => {
-    const s = performance.now();
-    const best: { i: number; score: number }[] = [];
-    for (let i = 0; i < N; i++) {
-      let dot = 0;
-      const o = i * D;
-      for (let d = 0; d < D; d++) dot += q[d]! * vectors[o + d]!;
-      if (best.length < K || dot > best[best.length - 1]!.score) {
-        best.push({ i, score: dot });
-        best.sort((x, y) => y.score - x.score);
-        if (best.length > K) best.pop();
+  const truthFile = join(dir, `exact-${N}-${Q}-${K}.json`);
+  const saved = reuse ? ((await readFile(truthFile, 'utf8').then(JSON.parse, () => undefined)) as string[][] | undefined) : undefined;
+  const truth =
+    saved?.map((keys) => new Set(keys)) ??
+    queries.map((q) => {
+      const s = performance.now();
+      const best: { i: number; score: number }[] = [];
+      for (let i = 0; i < N; i++) {
+        let dot = 0;
+        const o = i * D;
+        for (let d = 0; d < D; d++) dot += q[d]! * vectors[o + d]!;
+        if (best.length < K || dot > best[best.length - 1]!.score) {
+          best.push({ i, score: dot });
+          best.sort((x, y) => y.score - x.score);
+          if (best.length > K) best.pop();
+        }
       }
-    }
-    exactMs.push(performance.now() - s);
-    return new Set(best.map((b) => `bench/${Math.floor(b.i / perFrame)}/1/${b.i % perFrame}`));
-  });
+      exactMs.push(performance.now() - s);
+      return new Set(best.map((b) => `bench/${Math.floor(b.i / perFrame)}/1/${b.i % perFrame}`));
+    });
+  if (!saved) await writeFile(truthFile, JSON.stringify(truth.map((keys) => [...keys])));
 
   const index = await openObjectIndex(location);
   const results = [];
@@ -194,16 +210,34 @@ async function main() {
     machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown' },
     objects: N,
     dim: D,
+    ann_settings: {
+      partitions: Number(a.partitions) || 'LanceDB default (sqrt of rows)',
+      sub_vectors: Number(a['sub-vectors']) || 'LanceDB default (dim / 16)',
+      bits: 8,
+    },
     distribution: `${a.topics} topics x ${a.concepts} concepts, unit vectors (concept spread 0.05, object spread 0.04 per dimension)`,
     queries: Q,
     k: K,
-    write: { seconds: round(writeS, 1), objects_per_second: Math.round(N / writeS), objects_per_write: framesPerWrite * perFrame },
-    ann_build: {
-      seconds: round(buildS, 1),
-      what: 'maintenance: compaction, B-tree indexes on key and frame_key, IVF-PQ (cosine) over all rows',
-    },
+    ...(reuse
+      ? a.rebuild
+        ? { ann_build: { seconds: round(buildS, 1), what: 'IVF-PQ (cosine) built again over the reused rows' } }
+        : {}
+      : {
+          write: { seconds: round(writeS, 1), objects_per_second: Math.round(N / writeS), objects_per_write: framesPerWrite * perFrame },
+          ann_build: {
+            seconds: round(buildS, 1),
+            what: 'maintenance: compaction, B-tree indexes on key and frame_key, IVF-PQ (cosine) over all rows',
+          },
+        }),
     disk_mb: round(diskMb, 0),
-    exact_scan_in_process_ms: { p50: round(percentile(exactMs, 0.5)), p99: round(percentile(exactMs, 0.99)) },
+    ...(exactMs.length
+      ? { exact_scan_in_process_ms: { p50: round(percentile(exactMs, 0.5)), p99: round(percentile(exactMs, 0.99)) } }
+      : {}),
+    ...(reuse
+      ? {
+          reused: "the table, IVF-PQ index and exact answers of an earlier run (write and build figures are that run's, not repeated here)",
+        }
+      : {}),
     ann: results,
   };
   if (a.out) await writeFile(a.out, JSON.stringify(report, null, 2) + '\n');

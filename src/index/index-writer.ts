@@ -169,23 +169,33 @@ export class IndexWriter {
       }
       if (!this.#hasAnn) {
         const rows = await table.countRows();
-        if (rows >= this.o.ann.minRows) {
-          const { numPartitions, numSubVectors, numBits } = this.o.ann;
-          await table.createIndex(EMBEDDING_COLUMN, {
-            config: Index.ivfPq({
-              distanceType: 'cosine',
-              numBits,
-              ...(numPartitions > 0 ? { numPartitions } : {}),
-              ...(numSubVectors > 0 ? { numSubVectors } : {}),
-            }),
-          });
-          this.#hasAnn = true;
-          this.o.log?.(`${describe(this.o.location)}: IVF-PQ index built over ${rows} objects`);
-        }
+        if (rows >= this.o.ann.minRows) await this.buildAnn();
       }
     } catch (err) {
       this.o.log?.(`${describe(this.o.location)}: maintenance failed, retried at the next one (${(err as Error).message})`);
     }
+  }
+
+  /**
+   * Builds the IVF-PQ index over every row now in the table with the writer's ann settings,
+   * replacing one built before (maintenance builds it once, at ann.minRows rows; a new setting
+   * needs it built again).
+   */
+  async buildAnn(): Promise<void> {
+    const table = this.#table;
+    if (!table) throw new ConfigError(`${describe(this.o.location)}: no table yet, nothing to index`);
+    const { numPartitions, numSubVectors, numBits } = this.o.ann;
+    await table.createIndex(EMBEDDING_COLUMN, {
+      replace: true,
+      config: Index.ivfPq({
+        distanceType: 'cosine',
+        numBits,
+        ...(numPartitions > 0 ? { numPartitions } : {}),
+        ...(numSubVectors > 0 ? { numSubVectors } : {}),
+      }),
+    });
+    this.#hasAnn = true;
+    this.o.log?.(`${describe(this.o.location)}: IVF-PQ index built over ${await table.countRows()} objects`);
   }
 
   /** Waits for a running maintenance, runs a last one when rows were written since, then closes. */

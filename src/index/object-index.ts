@@ -165,6 +165,9 @@ export class ObjectIndex {
       .distanceType('cosine')
       .nprobes(options.nprobes ?? this.manifest.nprobes)
       .refineFactor(options.refineFactor ?? this.manifest.refineFactor)
+      // Not the embeddings: a hit does not carry one, and converting k vectors of 512 floats from
+      // Arrow rows cost more than the search itself.
+      .select([...HIT_COLUMNS, '_distance'])
       .limit(k);
     const where = wherePredicate(filters);
     if (where) q = q.where(where);
@@ -230,6 +233,28 @@ export class ObjectIndex {
 export function openObjectIndex(location: IndexLocation | string): Promise<ObjectIndex> {
   return ObjectIndex.open(location);
 }
+
+/** The columns a hit is made of (objectOf): every column but the embedding and the frame key. */
+const HIT_COLUMNS = [
+  'key',
+  'stream_id',
+  'frame_id',
+  'timestamp',
+  'object_id',
+  'width',
+  'height',
+  'box',
+  'mask',
+  'score',
+  'labels',
+  'model',
+  'origin_kind',
+  'origin_path',
+  'origin_index',
+  'origin_topic',
+  'origin_partition',
+  'origin_offset',
+] as const;
 
 /** A row as LanceDB's query results give it (Arrow struct rows: lists are Arrow vectors). */
 interface Row {
