@@ -20,7 +20,8 @@ const fmt = (v: number) => (Math.abs(v) >= 100 || Number.isInteger(v) ? v.toFixe
 
 function panel(s: Series, y0: number, tMax: number): string {
   const values = s.points.map(([, v]) => v).filter(Number.isFinite);
-  const vMax = Math.max(1e-9, ...values, 0);
+  // A panel of zeros (no drops) gets the axis 0..1, not 0..1e-9.
+  const vMax = Math.max(...values, 0) > 0 ? Math.max(...values) : 1;
   const vMin = Math.min(0, ...values);
   const h = panelHeight - top - bottom;
   const w = width - left - right;
