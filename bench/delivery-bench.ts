@@ -10,6 +10,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { HEADERS } from '../src/kafka/kafka-message.js';
+import { createBenchTopics, produceAll } from './bench-topics.js';
 import { interiorPoint } from '../src/masks/interior-point.js';
 import { readBundle } from '../src/models/bundle.js';
 import { openModelSet, warmUp } from '../src/models/model-set.js';
@@ -72,22 +73,8 @@ async function once(
 ): Promise<{ framesPerSecond: number; seconds: number; transactions?: number }> {
   const id = `${delivery}-${run}-${Date.now()}`;
   const names = { input: `bench-in-${id}`, objects: `bench-obj-${id}`, detections: `bench-det-${id}`, dlq: `bench-dlq-${id}` };
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: Object.values(names).map((topic) => ({
-      topic,
-      numPartitions: partitions,
-      replicationFactor: 1,
-      configEntries: [{ name: 'max.message.bytes', value: '16777216' }],
-    })),
-  });
-  await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  for (let i = 0; i < messages.length; i += 50) await producer.send({ topic: names.input, acks: -1, messages: messages.slice(i, i + 50) });
-  await producer.disconnect();
+  await createBenchTopics(kafka, Object.values(names), partitions);
+  await produceAll(kafka, names.input, messages);
 
   const sink = (content: string, topic: string) => ({
     kind: 'kafka' as const,

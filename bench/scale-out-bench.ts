@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { parse, stringify } from 'yaml';
 import { HEADERS } from '../src/kafka/kafka-message.js';
+import { createBenchTopics, produceAll } from './bench-topics.js';
 import { readDataset } from '../src/sources/dataset-replay-source.js';
 
 const { values: args } = parseArgs({
@@ -60,22 +61,8 @@ async function committed(groupId: string, topic: string): Promise<number> {
 async function run(members: number): Promise<{ members: number; seconds: number; framesPerSecond: number; firstCommitSeconds: number }> {
   const id = `${members}-${Date.now()}`;
   const names = { input: `scale-in-${id}`, objects: `scale-obj-${id}`, detections: `scale-det-${id}`, dlq: `scale-dlq-${id}` };
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({
-    waitForLeaders: true,
-    topics: Object.values(names).map((topic) => ({
-      topic,
-      numPartitions: partitions,
-      replicationFactor: 1,
-      configEntries: [{ name: 'max.message.bytes', value: '16777216' }],
-    })),
-  });
-  await admin.disconnect();
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  for (let i = 0; i < messages.length; i += 50) await producer.send({ topic: names.input, acks: -1, messages: messages.slice(i, i + 50) });
-  await producer.disconnect();
+  await createBenchTopics(kafka, Object.values(names), partitions);
+  await produceAll(kafka, names.input, messages);
 
   const dir = await mkdtemp(join(tmpdir(), 'ogclip-scale-out-'));
   const source = base.source as Record<string, unknown>;

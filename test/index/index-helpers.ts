@@ -1,12 +1,15 @@
 import type { ExecutionContext } from 'ava';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
 import type { IndexSinkOptions } from '../../src/index/index-sink.js';
 import { openObjectIndex, type ObjectIndex } from '../../src/index/object-index.js';
 import type { FrameRecord, LabelledObject } from '../../src/record.js';
 import { defaultTopology } from '../../src/topology/default-topology.js';
-import { DEFAULT_BUNDLE } from '../helpers/paths.js';
+import { DEFAULT_BUNDLE, ROOT, SHAPES_VAL } from '../helpers/paths.js';
 import { record } from '../helpers/records.js';
 
 export const CTX = { modelName: 'test-model', modelVersion: '1.0.0' };
@@ -82,3 +85,25 @@ export async function withIndex<T>(dir: string, fn: (index: ObjectIndex) => Prom
 
 /** Every key of the index, sorted. */
 export const keysOf = (dir: string) => withIndex(dir, async (i) => (await i.objects()).map((o) => o.key).sort());
+
+/**
+ * An index of the first `frames` validation frames (stream "shapes", automatic masks on an 8 x 8
+ * grid), written by `ogclip run` with an index sink into a temporary folder that `t`'s teardown
+ * removes (for a file's shared index: `{ teardown }` of a test.after.always list).
+ */
+export async function builtIndex(t: Pick<ExecutionContext, 'teardown'>, frames: number): Promise<{ dir: string; index: string }> {
+  const dir = await tempDir(t, 'ogclip-built-index-');
+  const yaml = join(dir, 'index.yaml');
+  await writeFile(
+    yaml,
+    stringify({
+      name: 'built-index',
+      bundle: DEFAULT_BUNDLE,
+      source: { kind: 'dataset', path: SHAPES_VAL, limit: frames, streamId: 'shapes' },
+      sam2: { mode: 'automatic', pointsPerSide: 8 },
+      sinks: [{ kind: 'index', path: 'index' }],
+    }),
+  );
+  await promisify(execFile)(process.execPath, [`${ROOT}bin/ogclip.js`, 'run', yaml], { cwd: ROOT, maxBuffer: 1 << 24 });
+  return { dir, index: join(dir, 'index') };
+}

@@ -1,12 +1,10 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { stringify } from 'yaml';
-import { DEFAULT_BUNDLE, FIXTURES, ROOT, SHAPES_VAL } from '../helpers/paths.js';
-import { tempDir } from './index-helpers.js';
+import { FIXTURES, ROOT } from '../helpers/paths.js';
+import { builtIndex } from './index-helpers.js';
 
 const run = promisify(execFile);
 const cli = (...args: string[]) => run(process.execPath, [`${ROOT}bin/ogclip.js`, ...args], { cwd: ROOT, maxBuffer: 1 << 24 });
@@ -30,22 +28,7 @@ const hitsOf = (stdout: string) =>
 /** An index of the first 6 validation frames, built by `ogclip run` with an index sink. */
 const cleanup: (() => Promise<unknown>)[] = [];
 test.after.always(() => Promise.all(cleanup.map((c) => c())));
-const built = (async () => {
-  const dir = await tempDir({ teardown: (fn) => void cleanup.push(async () => fn()) }, 'ogclip-search-');
-  const yaml = join(dir, 'index.yaml');
-  await writeFile(
-    yaml,
-    stringify({
-      name: 'search-cli',
-      bundle: DEFAULT_BUNDLE,
-      source: { kind: 'dataset', path: SHAPES_VAL, limit: 6, streamId: 'shapes' },
-      sam2: { mode: 'automatic', pointsPerSide: 8 },
-      sinks: [{ kind: 'index', path: 'index' }],
-    }),
-  );
-  await cli('run', yaml);
-  return { dir, index: join(dir, 'index') };
-})();
+const built = builtIndex({ teardown: (fn) => void cleanup.push(async () => fn()) }, 6);
 
 test('search by text: JSON lines, best first, the top hit labelled as the query; a stream filter that matches nothing gives none', async (t) => {
   const { index } = await built;

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
 import sharp from 'sharp';
-import { buildIndex, serveIndex } from './serve-helpers.js';
+import { builtIndex } from '../index/index-helpers.js';
+import { serveIndex } from './serve-helpers.js';
 
 interface ApiObject {
   key: string;
@@ -16,8 +17,12 @@ interface ApiObject {
   frame: string;
 }
 
-const served = buildIndex(6).then((dir) => serveIndex(dir, 64 * 1024));
-test.after.always(async () => (await served).close());
+const cleanup: (() => Promise<unknown>)[] = [];
+const served = builtIndex({ teardown: (fn) => void cleanup.push(async () => fn()) }, 6).then(({ index }) => serveIndex(index, 64 * 1024));
+test.after.always(async () => {
+  await (await served).close();
+  await Promise.all(cleanup.map((c) => c()));
+});
 
 async function get(path: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${(await served).url}${path}`);

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { chromium, type Browser } from 'playwright-core';
-import { buildIndex, serveIndex } from './serve-helpers.js';
+import { builtIndex } from '../index/index-helpers.js';
+import { serveIndex } from './serve-helpers.js';
 
 // The page in a real browser: Debian's Chromium (scripts/test-all.sh installs it), driven by
 // playwright-core, which never downloads a browser of its own.
@@ -15,7 +16,8 @@ const CHROMIUM_FLAGS = [
   '--disable-sync',
 ];
 
-const served = buildIndex(6).then((dir) => serveIndex(dir));
+const cleanup: (() => Promise<unknown>)[] = [];
+const served = builtIndex({ teardown: (fn) => void cleanup.push(async () => fn()) }, 6).then(({ index }) => serveIndex(index));
 let browser: Browser | undefined;
 test.before(async () => {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
@@ -23,6 +25,7 @@ test.before(async () => {
 test.after.always(async () => {
   await browser?.close();
   await (await served).close();
+  await Promise.all(cleanup.map((c) => c()));
 });
 
 test('search by words in the page: a grid of hits with thumbnails, labels and scores; click-through to the annotated frame; more like this', async (t) => {
