@@ -46,6 +46,8 @@ export class IndexWriter {
   #sinceMaintenance = 0;
   #hasAnn = false;
   #maintaining: Promise<void> | undefined;
+  readonly #writes = new Set<Promise<void>>();
+  #closed: Promise<void> | undefined;
 
   private constructor(
     private readonly db: Connection,
@@ -115,7 +117,18 @@ export class IndexWriter {
    * longer has (a replay that found fewer objects) deleted. Resolves once the new table version
    * is committed.
    */
-  async write(batch: IndexBatch): Promise<void> {
+  write(batch: IndexBatch): Promise<void> {
+    if (this.#closed) return Promise.reject(new OgclipError(`${describe(this.o.location)}: the index writer is closed`));
+    const w = this.#write(batch);
+    this.#writes.add(w);
+    void w.then(
+      () => this.#writes.delete(w),
+      () => this.#writes.delete(w),
+    );
+    return w;
+  }
+
+  async #write(batch: IndexBatch): Promise<void> {
     if (batch.frameKeys.length === 0) return;
     // One row per key: LanceDB leaves duplicate keys within one merge-insert undefined.
     const rows = [...new Map(batch.rows.map((r) => [r.key, r])).values()];
@@ -139,9 +152,17 @@ export class IndexWriter {
     this.#sinceMaintenance += rows.length;
     // Maintenance runs beside the writes, never inside one: an IVF-PQ build over a large table
     // takes minutes, and a write waiting on it would stall the pipeline (and, live, drop frames).
-    if (this.o.optimizeEveryRows > 0 && this.#sinceMaintenance >= this.o.optimizeEveryRows && !this.#maintaining) {
-      this.#maintaining = this.maintain().finally(() => (this.#maintaining = undefined));
+    if (this.o.optimizeEveryRows > 0 && this.#sinceMaintenance >= this.o.optimizeEveryRows && !this.#maintaining && !this.#closed) {
+      this.#startMaintenance();
     }
+  }
+
+  #startMaintenance(): Promise<void> {
+    const m = this.maintain().finally(() => {
+      if (this.#maintaining === m) this.#maintaining = undefined;
+    });
+    this.#maintaining = m;
+    return m;
   }
 
   /** The maintenance running in the background, if any (it never rejects: failures are logged). */
@@ -159,6 +180,7 @@ export class IndexWriter {
   async maintain(): Promise<void> {
     const table = this.#table;
     if (!table) return;
+    const pending = this.#sinceMaintenance;
     this.#sinceMaintenance = 0;
     try {
       await table.optimize();
@@ -172,6 +194,7 @@ export class IndexWriter {
         if (rows >= this.o.ann.minRows) await this.buildAnn();
       }
     } catch (err) {
+      this.#sinceMaintenance += pending; // still owed: the next maintenance, or close, does it
       this.o.log?.(`${describe(this.o.location)}: maintenance failed, retried at the next one (${(err as Error).message})`);
     }
   }
@@ -198,12 +221,20 @@ export class IndexWriter {
     this.o.log?.(`${describe(this.o.location)}: IVF-PQ index built over ${await table.countRows()} objects`);
   }
 
-  /** Waits for a running maintenance, runs a last one when rows were written since, then closes. */
-  async close(): Promise<void> {
-    await this.#maintaining;
-    if (this.#sinceMaintenance > 0) await this.maintain();
-    this.#table?.close();
-    this.db.close();
+  /**
+   * Refuses further writes, waits for the writes and the maintenance under way, runs a last
+   * maintenance when rows were written since the previous one, then closes. Calling it again
+   * gives the same promise.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await Promise.allSettled([...this.#writes]);
+      while (this.#maintaining) await this.#maintaining;
+      if (this.#sinceMaintenance > 0) await this.#startMaintenance();
+      this.#table?.close();
+      this.db.close();
+    })();
+    return this.#closed;
   }
 }
 

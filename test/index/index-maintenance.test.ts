@@ -72,3 +72,31 @@ test("LanceDB's caches stay within cacheMb over many writes (its own defaults le
   const roomy = await writeMany({ index: 64, metadata: 64 });
   t.true(roomy.at(-1)! > 2 << 20, `held ${roomy.join(', ')} bytes`);
 });
+
+test('close waits for the writes and the maintenance under way, refuses later writes, and is the same promise when called again', async (t) => {
+  const dir = await tempDir(t);
+  const r = rng(13);
+  const writer = await IndexWriter.open({
+    location: { uri: dir },
+    identity: IDENTITY,
+    labelTemplate: '{}',
+    ann: { minRows: 100_000, numPartitions: 0, numSubVectors: 0, numBits: 8, nprobes: 20, refineFactor: 10 },
+    optimizeEveryRows: 10,
+  });
+  const batch = (from: number) =>
+    indexBatch(
+      Array.from({ length: 10 }, (_, i) => frame('s', String(from + i), from + i, [object(0, unitVector(DIM, r))])),
+      CTX,
+    );
+  await writer.write(batch(0)); // 10 rows: a maintenance starts in the background
+  const order: string[] = [];
+  const inFlight = writer.write(batch(10)).then(() => order.push('write'));
+  const closing = writer.close();
+  t.is(writer.close(), closing);
+  await closing.then(() => order.push('close'));
+  await inFlight;
+  t.deepEqual(order, ['write', 'close']);
+  t.is(writer.maintaining, undefined);
+  await t.throwsAsync(writer.write(batch(20)), { message: /the index writer is closed/ });
+  t.is((await keysOf(dir)).length, 20);
+});
