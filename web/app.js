@@ -69,13 +69,18 @@ function open(o) {
   $('detail').showModal();
 }
 
+// Only the latest search may fill the grid: an older one answering late is dropped.
+let latest = 0;
 async function run(path, what, init) {
+  const mine = ++latest;
   say('searching…');
   try {
     const body = await api(path, init);
+    if (mine !== latest) return;
     const list = body.hits ?? body.objects;
     show(list, `${list.length} of ${body.candidates} objects · ${what}`);
   } catch (err) {
+    if (mine !== latest) return;
     $('hits').replaceChildren();
     say(err.message, true);
   }
@@ -100,7 +105,13 @@ $('search').onsubmit = async (event) => {
 $('example').onchange = async () => {
   const file = $('example').files[0];
   if (!file) return;
-  const bitmap = await createImageBitmap(file);
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    say(`${file.name} is not an image this browser can show`, true);
+    return;
+  }
   example = { file, bitmap };
   const canvas = $('pick');
   canvas.width = bitmap.width;
@@ -150,7 +161,7 @@ for (const name of ['since', 'until']) {
   const t = given.get(name) && new Date(given.get(name));
   if (t && !Number.isNaN(t.getTime())) $(name).value = new Date(t.getTime() - t.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
 }
-if (given.has('text') || given.has('stream')) $('search').requestSubmit();
+if (['text', 'stream', 'since', 'until'].some((name) => given.has(name))) $('search').requestSubmit();
 
 api('/api/info')
   .then((i) => ($('info').textContent = `${i.objects} objects · ${i.model} · ${i.embedder}`))

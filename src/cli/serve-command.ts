@@ -15,6 +15,7 @@ interface ServeOptions {
   port: number;
   host: string;
   maxUploadMb: number;
+  allowedHost: string[];
 }
 
 const port = (v: string) => {
@@ -39,6 +40,12 @@ export function registerServe(program: Command): void {
     .option('--port <n>', 'port (0: any free one)', port, 8090)
     .option('--host <address>', 'address to listen on (the API has no authentication: keep it on loopback or behind a proxy)', '127.0.0.1')
     .option('--max-upload-mb <n>', 'largest example image accepted', megabytes, 20)
+    .option(
+      '--allowed-host <name>',
+      'a Host header to answer besides localhost/127.0.0.1/[::1], e.g. the name a proxy serves it under (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [],
+    )
     .action(async (o: ServeOptions) => {
       const index = await openObjectIndex({ uri: isUri(o.index) ? o.index : resolve(o.index), table: o.table });
       const models = await openModelSet(await readBundle(resolve(o.bundle))).catch((err) => {
@@ -52,6 +59,7 @@ export function registerServe(program: Command): void {
           port: o.port,
           host: o.host,
           maxUploadBytes: Math.round(o.maxUploadMb * 1024 * 1024),
+          allowedHosts: o.allowedHost,
           log: (line) => process.stderr.write(line + '\n'),
         });
       } catch (err) {
@@ -59,16 +67,16 @@ export function registerServe(program: Command): void {
         index.close();
         throw err;
       }
-      process.stderr.write(`serving ${await index.count()} objects of ${index.modelVersion} on ${server.url}\n`);
-      const stop = async () => {
+      try {
+        process.stderr.write(`serving ${await index.count()} objects of ${index.modelVersion} on ${server.url}\n`);
+        await new Promise<void>((done) => {
+          process.once('SIGINT', done);
+          process.once('SIGTERM', done);
+        });
+      } finally {
         await server.close();
         await models.dispose();
         index.close();
-      };
-      await new Promise<void>((done) => {
-        process.once('SIGINT', done);
-        process.once('SIGTERM', done);
-      });
-      await stop();
+      }
     });
 }

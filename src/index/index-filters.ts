@@ -20,7 +20,7 @@ export function wherePredicate(f: SearchFilters): string | undefined {
     ['since', f.since],
     ['until', f.until],
   ] as const) {
-    if (v !== undefined && !Number.isInteger(v)) throw new ConfigError(`${name}: ${v} is not a time in whole ms since the epoch`);
+    if (v !== undefined && !Number.isSafeInteger(v)) throw new ConfigError(`${name}: ${v} is not a time in whole ms since the epoch`);
   }
   if (f.since !== undefined) parts.push(`timestamp >= ${f.since}`);
   if (f.until !== undefined) parts.push(`timestamp < ${f.until}`);
@@ -30,7 +30,7 @@ export function wherePredicate(f: SearchFilters): string | undefined {
 /** An ISO 8601 time (or ms since the epoch) as ms since the epoch; `what` names the option in the error. */
 export function parseTime(value: string, what: string): number {
   const ms = /^-?\d+$/.test(value.trim()) ? Number(value) : Date.parse(value);
-  if (!Number.isFinite(ms))
+  if (!Number.isSafeInteger(ms))
     throw new ConfigError(`${what}: "${value}" is not an ISO 8601 time (2024-05-01T12:00:00Z) or ms since the epoch`);
   return ms;
 }

@@ -51,7 +51,7 @@ async function outlinedFrame(o: IndexedObject, thick: (width: number, height: nu
   if (mw !== width || mh !== height) return { reason: `${path}: the file is ${width}x${height} now, the indexed mask ${mw}x${mh}` };
   const mask = decodeRle(o.mask);
   const t = thick(width, height);
-  const px = Buffer.from(data); // [H,W,3]
+  const px = data; // [H,W,3], sharp's own buffer: drawn on in place
   const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && mask.data[y * width + x] === 1;
   // Only the mask's box can hold its edge.
   const [x0, y0, x1, y1] = o.box;

@@ -192,6 +192,17 @@ export class ObjectIndex {
     return r && { ...objectOf(r), embedding: Float32Array.from(r.embedding) };
   }
 
+  /** One object by its key, without its embedding (what a hit holds); undefined when the index has none. */
+  async object(key: string): Promise<IndexedObject | undefined> {
+    const rows = (await this.table
+      .query()
+      .where(`key = ${sqlString(key)}`)
+      .select([...HIT_COLUMNS])
+      .limit(1)
+      .toArray()) as Row[];
+    return rows[0] && objectOf(rows[0]);
+  }
+
   /** The `limit` most recently captured objects the filters let through, newest first. */
   async newest(filters: SearchFilters, limit: number): Promise<IndexedObject[]> {
     if (!Number.isInteger(limit) || limit < 1) throw new ConfigError(`limit: ${limit} is not a positive whole number`);

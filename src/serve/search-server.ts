@@ -16,6 +16,12 @@ export interface SearchServerOptions {
   readonly host: string;
   /** Largest example image accepted, bytes. */
   readonly maxUploadBytes: number;
+  /**
+   * Host header values answered besides the loopback names (a proxy's public name). Requests for
+   * any other host are refused: a page elsewhere could otherwise point its own name at 127.0.0.1
+   * (DNS rebinding) and read the index through the user's browser.
+   */
+  readonly allowedHosts?: readonly string[];
   readonly log?: (line: string) => void;
 }
 
@@ -32,6 +38,9 @@ const PAGES: Readonly<Record<string, { file: string; type: string }>> = {
   '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
 };
 const MAX_K = 200;
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+/** Frames decoded at once for pictures: each decode of a large frame holds its pixels twice over. */
+const PICTURES_AT_ONCE = 4;
 const TILE_SIDES = [96, 160, 256] as const;
 const FRAME_SIDE = 1024;
 
@@ -90,7 +99,8 @@ function objectJson(o: IndexedObject | ObjectHit) {
     stream_id: o.streamId,
     frame_id: o.frameId,
     timestamp: o.timestamp,
-    time: new Date(o.timestamp).toISOString(),
+    // A timestamp outside what a Date holds (nanoseconds written as ms, say) must not fail the answer.
+    time: Number.isFinite(new Date(o.timestamp).getTime()) ? new Date(o.timestamp).toISOString() : null,
     object_id: o.objectId,
     box: o.box,
     labels: o.labels.map((l) => ({ label: l.label, score: Number(l.score.toFixed(5)) })),
@@ -168,12 +178,28 @@ export async function startSearchServer(o: SearchServerOptions): Promise<SearchS
     'GET /api/thumbnail': async (q, _req, res) => {
       const side = Number(q.get('size') ?? 160);
       if (!(TILE_SIDES as readonly number[]).includes(side)) throw new RequestError(400, `size must be one of ${TILE_SIDES.join(', ')}`);
-      picture(res, await objectTile(await service.object(required(q, 'key')), side));
+      const o = await service.object(required(q, 'key'));
+      picture(res, await drawn(() => objectTile(o, side)));
     },
     'GET /api/frame': async (q, _req, res) => {
-      picture(res, await objectFrame(await service.object(required(q, 'key')), FRAME_SIDE));
+      const o = await service.object(required(q, 'key'));
+      picture(res, await drawn(() => objectFrame(o, FRAME_SIDE)));
     },
   };
+
+  // A small gate: pictures decode whole frames, and a grid asks for many at once.
+  let drawing = 0;
+  const waiting: (() => void)[] = [];
+  async function drawn<T>(draw: () => Promise<T>): Promise<T> {
+    while (drawing >= PICTURES_AT_ONCE) await new Promise<void>((go) => waiting.push(go));
+    drawing++;
+    try {
+      return await draw();
+    } finally {
+      drawing--;
+      waiting.shift()?.();
+    }
+  }
 
   function picture(res: ServerResponse, png: Buffer | { reason: string }) {
     // A frame that cannot be read again (Kafka origin, a moved file) is gone, not a server fault.
@@ -181,8 +207,24 @@ export async function startSearchServer(o: SearchServerOptions): Promise<SearchS
     else json(res, 404, { error: png.reason });
   }
 
+  const hosts = new Set([...LOOPBACK_NAMES, ...(o.allowedHosts ?? [])].map((h) => h.toLowerCase()));
+  const hostAllowed = (header: string | undefined) => {
+    const name = (header ?? '').toLowerCase().replace(/:\d+$/, '');
+    return hosts.has(name);
+  };
+
   async function handle(req: IncomingMessage, res: ServerResponse) {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return json(res, 400, { error: `not a request path: ${req.url}` });
+    }
+    if (!hostAllowed(req.headers.host)) {
+      return json(res, 421, {
+        error: `this server answers for ${[...hosts].join(', ')}, not "${req.headers.host ?? ''}" (add it with --allowed-host)`,
+      });
+    }
     const route = routes[`${req.method} ${url.pathname}`];
     try {
       if (route) return await route(url.searchParams, req, res);
@@ -197,24 +239,36 @@ export async function startSearchServer(o: SearchServerOptions): Promise<SearchS
     }
   }
 
+  const inFlight = new Set<Promise<void>>();
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err) => {
+    const answer = handle(req, res).catch((err) => {
       log(`serve: cannot answer ${req.url}: ${(err as Error).message}`);
       res.destroy();
     });
+    inFlight.add(answer);
+    void answer.finally(() => inFlight.delete(answer));
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new ConfigError(`serve: cannot listen on ${o.host}:${o.port} (${err.message})`)));
-    server.listen(o.port, o.host, resolve);
+    const refused = (err: Error) => reject(new ConfigError(`serve: cannot listen on ${o.host}:${o.port} (${err.message})`));
+    server.once('error', refused);
+    server.listen(o.port, o.host, () => {
+      server.off('error', refused);
+      server.on('error', (err) => log(`serve: ${err.message}`));
+      resolve();
+    });
   });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${host}:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    // Stops listening, lets the requests under way finish (the caller closes the models and
+    // the index after this), then drops idle keep-alive connections.
+    close: async () => {
+      const closed = new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
+      server.closeIdleConnections();
+      await Promise.allSettled([...inFlight]);
+      server.closeAllConnections();
+      await closed;
+    },
   };
 }

@@ -89,10 +89,9 @@ export class SearchService {
   }
 
   async object(key: string): Promise<IndexedObject> {
-    const found = await this.index.get(key);
+    const found = await this.index.object(key);
     if (!found) throw new RequestError(404, `no object with key "${key}" in the index`);
-    const { embedding: _embedding, ...object } = found;
-    return object;
+    return found;
   }
 
   async #answer(vector: Float32Array, filters: SearchFilters, k: number): Promise<SearchAnswer> {

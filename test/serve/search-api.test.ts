@@ -1,5 +1,6 @@
 import test from 'ava';
 import { readFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import sharp from 'sharp';
 import { builtIndex } from '../index/index-helpers.js';
 import { serveIndex } from './serve-helpers.js';
@@ -106,6 +107,7 @@ test('bad requests get a 4xx with the reason and the server keeps answering', as
     ['/api/search?text=%20', 400, /search text is empty/],
     ['/api/search?text=x&k=0', 400, /k must be a whole number from 1 to 200/],
     ['/api/search?text=x&since=yesterday', 400, /since: "yesterday" is not an ISO 8601 time/],
+    ['/api/search?text=x&since=99999999999999999999999', 400, /is not an ISO 8601 time/],
     ['/api/similar?key=nope', 404, /no object with key "nope"/],
     ['/api/thumbnail?key=nope', 404, /no object with key/],
     ['/api/nothing', 404, /no such route: GET \/api\/nothing/],
@@ -130,4 +132,22 @@ test('bad requests get a 4xx with the reason and the server keeps answering', as
   const still = await get('/api/search?text=circle&k=2');
   t.is(still.status, 200);
   t.is((still.body.hits as unknown[]).length, 2);
+});
+
+test('a request for another host name is refused (DNS rebinding); loopback names are answered', async (t) => {
+  const s = await served;
+  const { port } = new URL(s.url);
+  const status = (host: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path: '/api/info', headers: { host } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  t.is(await status('evil.example'), 421);
+  t.is(await status(`evil.example:${port}`), 421);
+  t.is(await status(`localhost:${port}`), 200);
+  t.is(await status(`127.0.0.1:${port}`), 200);
 });
