@@ -235,7 +235,7 @@ async function main() {
       : {}),
     ...(reuse
       ? {
-          reused: "the table, IVF-PQ index and exact answers of an earlier run (write and build figures are that run's, not repeated here)",
+          reused: `the table and exact answers of an earlier run with --dir${a.rebuild ? '; the IVF-PQ index built again here' : ', and its IVF-PQ index'} (the write figures are that run's)`,
         }
       : {}),
     ann: results,
