@@ -213,7 +213,7 @@ export interface Topology {
            */
           nprobes: number;
           /**
-           * query time: k x refineFactor candidates re-ranked by their exact cosine (recorded in the index when it is created; search --refine-factor overrides)
+           * query time: k x refineFactor candidates re-ranked by their exact cosine (recorded in the index when it is created; search --refine-factor overrides). At 1,000,000 objects of 512 values with the default sub-vectors, 10 found 0.82 of the exact top 10 and 30 all of them (bench/README.md)
            */
           refineFactor: number;
         };
