@@ -5,6 +5,7 @@ import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { fromFloat16, toFloat16, type KeptTensor, type Outputs, type Tensor, type TensorInfo } from './tensor.js';
 import type { KeepRequest, TensorMeta, WorkerReply, WorkerRequest } from './inference-protocol.js';
+import { sessionConfigEntries } from './session-options.js';
 
 const sessions = new Map<number, { readonly session: ort.InferenceSession; readonly halfInputs: ReadonlySet<string> }>();
 let nextSession = 1;
@@ -93,6 +94,7 @@ async function handle(req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
         interOpNumThreads: o.interOpNumThreads,
         graphOptimizationLevel: o.graphOptimizationLevel,
         enableCpuMemArena: o.enableCpuMemArena,
+        extra: sessionConfigEntries(o),
       });
       const id = nextSession++;
       const halfInputs = new Set(session.inputMetadata.filter((m) => m.isTensor && m.type === 'float16').map((m) => m.name));

@@ -8,6 +8,13 @@ export interface SessionOptions {
   readonly interOpNumThreads: number;
   readonly graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
   readonly enableCpuMemArena: boolean;
+  /**
+   * Let onnxruntime's intra-op threads busy-wait for work after a run. Off by default: every
+   * session owns its thread pool, and the pipeline runs several sessions in turn on the same
+   * cores as the event loop, so a pool still spinning after its run takes the cores from the
+   * next session's run (a demo frame's decoder calls ran about twice as slowly with it on).
+   */
+  readonly spinning: boolean;
 }
 
 export const defaultSessionOptions: SessionOptions = {
@@ -16,4 +23,11 @@ export const defaultSessionOptions: SessionOptions = {
   interOpNumThreads: 1,
   graphOptimizationLevel: 'all',
   enableCpuMemArena: true,
+  spinning: false,
 };
+
+/** onnxruntime session config entries (`extra`) for these options. */
+export function sessionConfigEntries(o: SessionOptions): Record<string, unknown> {
+  const spin = o.spinning ? '1' : '0';
+  return { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } };
+}

@@ -45,6 +45,7 @@ export function sessionOptionsOf(t: Topology): SessionOptions {
     interOpNumThreads: t.runtime.interOpNumThreads,
     graphOptimizationLevel: t.runtime.graphOptimizationLevel,
     enableCpuMemArena: true,
+    spinning: t.runtime.spinning,
   };
 }
 

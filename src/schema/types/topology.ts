@@ -135,6 +135,10 @@ export interface Topology {
     interOpNumThreads: number;
     graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
     /**
+     * let onnxruntime's threads busy-wait after each run; off, because the pipeline's sessions take turns on the same cores and a pool still spinning slows the next session's run
+     */
+    spinning: boolean;
+    /**
      * an inference request unanswered this long means the worker hangs: it is terminated, restarted and its requests sent again
      */
     requestTimeoutMs: number;
