@@ -24,6 +24,9 @@ def _conv(cin: int, cout: int, stride: int = 1, dilation: int = 1) -> nn.Sequent
     )
 
 
+PROMPT_CHANNELS = 8
+
+
 class SegEncoder(nn.Module):
     def __init__(self, c0: int = 32, c1: int = 48, c2: int = 64):
         super().__init__()
@@ -56,6 +59,27 @@ class SegDecoder(nn.Module):
         self.mask_out = nn.Conv2d(hidden, 3, 1)
         # Per mask: predicted IoU and an objectness logit (averaged into object_score_logits).
         self.quality = nn.Sequential(nn.Linear(hidden + 1, 32), nn.GELU(), nn.Linear(32, 2))
+
+    def first_layer(self, feats: torch.Tensor, maps: list[torch.Tensor]) -> torch.Tensor:
+        """head[0] on each prompt's input: the features [B,D,h,w] beside its maps (each [B,P,h,w]).
+
+        A convolution is linear in its input channels, so the features' part is computed once
+        per image and added to each prompt's part: the same function as convolving the
+        concatenation per prompt, without copying the features P times (in the export that copy
+        and the wide convolution were more than half of a 64-prompt decoder call)."""
+        first = self.head[0]
+        b, p = maps[0].shape[:2]
+        # Python ints, not traced shapes, so that the export folds the weight slices into constants.
+        d = self.merge.out_channels
+        shared = F.conv2d(feats, first.weight[:, :d], first.bias, padding=first.padding)  # [B,H,h,w]
+        # Zero maps up to PROMPT_CHANNELS: onnxruntime's blocked (NCHWc) convolution wants a
+        # multiple of 8 input channels; with 4 its generic one took 30 of 80 ms of a call.
+        pad = PROMPT_CHANNELS - len(maps)
+        prompt = torch.stack(maps + [torch.zeros_like(maps[0])] * pad, 2).flatten(0, 1)  # [B*P,8,h,w]
+        wp = first.weight[:, d:]
+        wp = torch.cat([wp, wp.new_zeros(first.out_channels, pad, *first.kernel_size)], 1)
+        own = F.conv2d(prompt, wp, None, padding=first.padding)  # [B*P,H,h,w]
+        return (shared[:, None] + own.view(b, p, *own.shape[1:])).flatten(0, 1)
 
     def forward(
         self,
@@ -97,10 +121,8 @@ class SegDecoder(nn.Module):
         q = torch.einsum("bphw,bdhw->bpd", wsum, feats) / (wsum.sum((2, 3))[..., None] + 1e-6)  # [B,P,D]
         fn = F.normalize(feats, dim=1)
         sim = torch.einsum("bpd,bdhw->bphw", F.normalize(q, dim=-1), fn)  # [B,P,h,w]
-        x = torch.cat(
-            [feats[:, None].expand(-1, p, -1, -1, -1), torch.stack([sim, pos, neg, inside], 2)], 2
-        ).flatten(0, 1)  # [B*P,D+4,h,w]
-        hid = self.head(x)
+        x = self.first_layer(feats, [sim, pos, neg, inside])  # [B*P,H,h,w]
+        hid = self.head[1:](x)
         masks = self.mask_out(hid)  # [B*P,3,h,w]
         soft = torch.sigmoid(masks)
         pooled = torch.einsum("nchw,nkhw->nck", hid, soft) / (soft.sum((2, 3))[:, None] + 1.0)  # [B*P,H,3]
