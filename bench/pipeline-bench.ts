@@ -1,9 +1,12 @@
 // Pipeline speed beside the raw onnxruntime session times, measured in the same run.
 //   npm run bench                     (embedded default bundle, demo topology)
 //   node dist/bench/pipeline-bench.js --bundle bench/models/public-real-size --embedder crop --frames 3 --points-per-side 4
-// Writes bench/results/<bundle name>.json and prints a markdown table.
+//   node dist/bench/pipeline-bench.js --soak-frames 10000          (soak mode: memory over a long run)
+//   node dist/bench/pipeline-bench.js --execution-provider cuda    (on a CUDA machine: scripts/bench-gpu.sh)
+// Writes bench/results/<bundle name>.json (soak: <bundle name>-soak-<frames>.json).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { readBundle } from '../src/models/bundle.js';
@@ -14,8 +17,9 @@ import { datasetReplaySource } from '../src/sources/dataset-replay-source.js';
 import { memorySource } from '../src/sources/memory-source.js';
 import { defaultTopology } from '../src/topology/default-topology.js';
 import { loadTopology } from '../src/topology/load-topology.js';
-import { startTopology } from '../src/topology/start-topology.js';
+import { sessionOptionsOf, startTopology, supervisionOf } from '../src/topology/start-topology.js';
 import type { Topology } from '../src/topology/topology.js';
+import { runSoak } from './pipeline-soak.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,14 +31,20 @@ const { values: args } = parseArgs({
     embedder: { type: 'string' },
     repeats: { type: 'string', default: '5' },
     out: { type: 'string' },
+    'soak-frames': { type: 'string' },
+    'sample-every': { type: 'string', default: '250' },
+    'execution-provider': { type: 'string', default: 'cpu' },
   },
 });
+const provider = args['execution-provider'];
+if (provider !== 'cpu' && provider !== 'cuda') throw new Error(`--execution-provider must be cpu or cuda, got ${provider}`);
 const frames = Number(args.frames);
 const repeats = Number(args.repeats);
 let topo: Topology = await loadTopology(args.topology!);
 if (args.bundle) topo = { ...topo, bundle: resolve(args.bundle) };
 if (args.embedder) topo = { ...topo, embedder: args.embedder as Topology['embedder'] };
 if (args['points-per-side']) topo = { ...topo, sam2: { ...topo.sam2, pointsPerSide: Number(args['points-per-side']) } };
+if (provider === 'cuda') topo = { ...topo, runtime: { ...topo.runtime, executionProviders: ['cuda', 'cpu'] } };
 const bundle = await readBundle(topo.bundle);
 const m = bundle.manifest;
 
@@ -47,10 +57,13 @@ async function time(session: ort.InferenceSession, feeds: Record<string, ort.Ten
 }
 
 const f32 = (dims: number[], fill = 0.1) => new ort.Tensor('float32', new Float32Array(dims.reduce((a, b) => a * b, 1)).fill(fill), dims);
+// onnxruntime's own defaults otherwise (its threads spin between runs, which helps a session
+// run alone in a loop): the raw bound is the best these sessions do by themselves.
 const opts: ort.InferenceSession.SessionOptions = {
   intraOpNumThreads: topo.runtime.intraOpNumThreads,
   interOpNumThreads: topo.runtime.interOpNumThreads,
   graphOptimizationLevel: topo.runtime.graphOptimizationLevel,
+  executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId: topo.runtime.cudaDeviceId }, 'cpu'] : ['cpu'],
 };
 const open = (rel: string) => ort.InferenceSession.create(bundle.file(rel), opts);
 
@@ -59,24 +72,30 @@ const raw: Record<string, number> = {};
 const s = m.sam2.input_size;
 const grid = topo.sam2.pointsPerSide ** 2;
 const perCall = Math.min(grid, topo.sam2.pointsPerBatch);
+const enc = await open(m.sam2.encoder);
+const encInput = enc.inputNames[0]!;
+raw.sam2_encoder = await time(enc, { [encInput]: f32([1, 3, s, s]) });
+const embOut = await enc.run({ [encInput]: f32([1, 3, s, s]) });
+const dec = await open(m.sam2.decoder);
+/** Raw decoder time for p one-click prompts, fed as the pipeline feeds them. */
+const decode = async (p: number) => {
+  // A decoder with input_boxes gets each click and a padding point (label -1) when no box is
+  // given, as the pipeline's adapter sends it (src/models/sam2-onnx-community.ts).
+  const n = dec.inputNames.includes('input_boxes') ? 2 : 1;
+  const labels = new BigInt64Array(p * n).fill(-1n);
+  for (let i = 0; i < p; i++) labels[i * n] = 1n;
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const name of dec.inputNames) {
+    if (name === 'input_points') feeds[name] = f32([1, p, n, 2], s / 2);
+    else if (name === 'input_labels') feeds[name] = new ort.Tensor('int64', labels, [1, p, n]);
+    else if (name === 'input_boxes') feeds[name] = f32([1, 0, 4]);
+    else feeds[name] = embOut[name]!;
+  }
+  return time(dec, feeds);
+};
+raw.sam2_decoder_1_prompt = await decode(1);
+raw[`sam2_decoder_${perCall}_prompts`] = await decode(perCall);
 {
-  const enc = await open(m.sam2.encoder);
-  const inName = enc.inputNames[0]!;
-  raw.sam2_encoder = await time(enc, { [inName]: f32([1, 3, s, s]) });
-  const embOut = await enc.run({ [inName]: f32([1, 3, s, s]) });
-  const dec = await open(m.sam2.decoder);
-  const decode = async (p: number) => {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const name of dec.inputNames) {
-      if (name === 'input_points') feeds[name] = f32([1, p, 1, 2], s / 2);
-      else if (name === 'input_labels') feeds[name] = new ort.Tensor('int64', new BigInt64Array(p).fill(1n), [1, p, 1]);
-      else if (name === 'input_boxes') feeds[name] = f32([1, 0, 4]);
-      else feeds[name] = embOut[name]!;
-    }
-    return time(dec, feeds);
-  };
-  raw.sam2_decoder_1_prompt = await decode(1);
-  raw[`sam2_decoder_${perCall}_prompts`] = await decode(perCall);
   const vision = await open(m.clip.vision);
   raw.clip_vision_batch_1 = await time(vision, { pixel_values: f32([1, 3, m.clip.image_size, m.clip.image_size]) });
   raw.clip_vision_batch_8 = await time(vision, { pixel_values: f32([8, 3, m.clip.image_size, m.clip.image_size]) });
@@ -101,8 +120,39 @@ const perCall = Math.min(grid, topo.sam2.pointsPerBatch);
   }
 }
 
-const models: ModelSet = await openModelSet(bundle);
+const models: ModelSet = await openModelSet(bundle, sessionOptionsOf(topo), supervisionOf(topo));
 await warmUp(models); // as `ogclip run` does: the first frames should not pay first-run costs
+const machine = `${(await import('node:os')).cpus().length} CPU cores, onnxruntime-node ${ort.env.versions.node}, ${provider}`;
+
+if (args['soak-frames']) {
+  const frames = Number(args['soak-frames']);
+  const sampleEvery = Number(args['sample-every']);
+  const soak = await runSoak({
+    topology: topo,
+    models,
+    dataset: resolve(args.dataset!),
+    frames,
+    sampleEvery,
+    warmupFrames: Math.min(1000, Math.floor(frames / 10)),
+    log: (line) => process.stderr.write(`soak: ${line}\n`),
+  });
+  await models.dispose();
+  const result = {
+    bundle: `${m.name}@${m.version}`,
+    command: `node dist/bench/pipeline-bench.js ${process.argv.slice(2).join(' ')}`.trim(),
+    date: new Date().toISOString(),
+    machine,
+    topology: { name: topo.name, pointsPerSide: topo.sam2.pointsPerSide, embedder: topo.embedder },
+    raw_session_ms: Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v.toFixed(2))])),
+    soak,
+  };
+  const out = args.out ?? `bench/results/${m.name}-soak-${frames}.json`;
+  await mkdir(resolve(out, '..'), { recursive: true });
+  await writeFile(out, JSON.stringify(result, null, 2) + '\n');
+  const { samples: _samples, ...summary } = soak;
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  process.exit(0); // the raw sessions above hold no work; nothing else is left to measure
+}
 // Pipeline throughput on the topology (automatic masks), same models, same machine.
 const sink = collectSink();
 const source = await datasetReplaySource({
@@ -114,24 +164,31 @@ const source = await datasetReplaySource({
 });
 // Decoder prompts and calls of the pipeline run (the automatic generator's grid, after its
 // coarse-to-fine skipping), counted at the model; the scaling runs below are not counted.
-const decoder = { calls: 0, prompts: 0, counting: true };
+const decoder = { calls: 0, prompts: 0, counting: true, sizes: new Map<number, number>() };
 const sam2Decode = models.sam2.decode.bind(models.sam2);
 (models.sam2 as { decode: typeof sam2Decode }).decode = (embeddings, prompts, width, height) => {
   if (decoder.counting) {
     decoder.calls++;
     decoder.prompts += prompts.length;
+    decoder.sizes.set(prompts.length, (decoder.sizes.get(prompts.length) ?? 0) + 1);
   }
   return sam2Decode(embeddings, prompts, width, height);
 };
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
 const t0 = performance.now();
 const run = await startTopology({ ...topo, sinks: [] }, { source, models, extraSinks: [sink], log: () => {} });
 await run.done;
 const seconds = (performance.now() - t0) / 1000;
+loop.disable();
 decoder.counting = false;
+// The decoder calls the run made, each at its raw time for its number of prompts.
+let rawDecoderMs = 0;
+for (const [p, calls] of decoder.sizes) rawDecoderMs += calls * (p === perCall ? raw[`sam2_decoder_${perCall}_prompts`]! : await decode(p));
 const objectsPerFrame = sink.records.reduce((a, r) => a + (r.objects?.length ?? 0), 0) / Math.max(sink.records.length, 1);
 const rawPerFrame =
   raw.sam2_encoder! +
-  Math.ceil(grid / perCall) * raw[`sam2_decoder_${perCall}_prompts`]! +
+  rawDecoderMs / Math.max(sink.records.length, 1) +
   raw.clip_vision_batch_1! +
   (raw.head_8_objects ?? raw.clip_vision_batch_8!) * (objectsPerFrame / 8);
 const pipelineMsPerFrame = (seconds * 1000) / sink.records.length;
@@ -175,7 +232,7 @@ const result = {
   bundle: `${m.name}@${m.version}`,
   command: `node dist/bench/pipeline-bench.js ${process.argv.slice(2).join(' ')}`.trim(),
   date: new Date().toISOString(),
-  machine: `${(await import('node:os')).cpus().length} CPU cores, onnxruntime-node ${ort.env.versions.node}`,
+  machine,
   topology: { name: topo.name, pointsPerSide: topo.sam2.pointsPerSide, embedder: topo.embedder },
   raw_session_ms: Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v.toFixed(2))])),
   pipeline: {
@@ -188,6 +245,9 @@ const result = {
     decoder_calls_per_frame: Number((decoder.calls / Math.max(sink.records.length, 1)).toFixed(2)),
     raw_model_ms_per_frame: Number(rawPerFrame.toFixed(1)),
     overhead_vs_raw: Number((pipelineMsPerFrame / rawPerFrame - 1).toFixed(3)),
+    pipeline_vs_raw: Number((rawPerFrame / pipelineMsPerFrame).toFixed(3)),
+    event_loop_delay_p99_ms: Number((loop.percentile(99) / 1e6).toFixed(1)),
+    event_loop_delay_max_ms: Number((loop.max / 1e6).toFixed(1)),
   },
   objects_per_frame_scaling: scaling,
 };
