@@ -48,8 +48,13 @@ if (provider === 'cuda') topo = { ...topo, runtime: { ...topo.runtime, execution
 const bundle = await readBundle(topo.bundle);
 const m = bundle.manifest;
 
-/** Mean ms of `repeats` runs after one warm-up run (first runs at a new shape are slow). */
+/**
+ * Mean ms of `repeats` runs after one warm-up run (first runs at a new shape are slow). It waits
+ * a moment first: the session timed before may still be spinning its threads (onnxruntime's
+ * default here), which would slow this one down.
+ */
 async function time(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 250));
   await session.run(feeds);
   const t0 = performance.now();
   for (let i = 0; i < repeats; i++) await session.run(feeds);
