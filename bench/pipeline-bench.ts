@@ -17,7 +17,7 @@ import { datasetReplaySource } from '../src/sources/dataset-replay-source.js';
 import { memorySource } from '../src/sources/memory-source.js';
 import { defaultTopology } from '../src/topology/default-topology.js';
 import { loadTopology } from '../src/topology/load-topology.js';
-import { sessionOptionsOf, startTopology, supervisionOf } from '../src/topology/start-topology.js';
+import { sessionOptionsOf, startTopology, supervisionOf, workersOf } from '../src/topology/start-topology.js';
 import type { Topology } from '../src/topology/topology.js';
 import { runSoak } from './pipeline-soak.js';
 
@@ -125,7 +125,7 @@ raw[`sam2_decoder_${perCall}_prompts`] = await decode(perCall);
   }
 }
 
-const models: ModelSet = await openModelSet(bundle, sessionOptionsOf(topo), supervisionOf(topo));
+const models: ModelSet = await openModelSet(bundle, sessionOptionsOf(topo), supervisionOf(topo), workersOf(topo));
 await warmUp(models); // as `ogclip run` does: the first frames should not pay first-run costs
 const machine = `${(await import('node:os')).cpus().length} CPU cores, onnxruntime-node ${ort.env.versions.node}, ${provider}`;
 

@@ -19,7 +19,7 @@ import { datasetReplaySource } from '../sources/dataset-replay-source.js';
 import { l2normalise } from '../tensor/vector.js';
 import { defaultTopology } from '../topology/default-topology.js';
 import { loadTopology } from '../topology/load-topology.js';
-import { sessionOptionsOf, startTopology, supervisionOf } from '../topology/start-topology.js';
+import { sessionOptionsOf, startTopology, supervisionOf, workersOf } from '../topology/start-topology.js';
 import type { Topology } from '../topology/topology.js';
 import { DEFAULT_BUNDLE } from './cli-options.js';
 
@@ -131,7 +131,12 @@ export function registerEval(program: Command): void {
     )
     .action(async (dataset: string, o: EvalOptions) => {
       const t = o.topology ? await loadTopology(o.topology) : defaultTopology(resolve(o.bundle));
-      const models = await openModelSet(await readBundle(o.topology ? t.bundle : resolve(o.bundle)), sessionOptionsOf(t), supervisionOf(t));
+      const models = await openModelSet(
+        await readBundle(o.topology ? t.bundle : resolve(o.bundle)),
+        sessionOptionsOf(t),
+        supervisionOf(t),
+        workersOf(t),
+      );
       try {
         const labels = models.bundle.manifest.labels;
         const texts = (await models.clipText.embed(labels)).map(l2normalise);

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { OgclipError, RunFailedError } from '../errors.js';
 import type { TensorMeta, WorkerReply, WorkerRequest } from './inference-protocol.js';
+import type { InferenceRuntime } from './inference-runtime.js';
 import type { SessionOptions } from './session-options.js';
 import type { KeptTensor, Outputs, RunFeeds, TensorInfo } from './tensor.js';
 
@@ -59,6 +60,15 @@ export interface SupervisionOptions {
 
 export const defaultSupervision: SupervisionOptions = { requestTimeoutMs: 120_000, maxConsecutiveRestarts: 3 };
 
+/**
+ * Numbers for kept-tensor handles: first, first + step, ... A pool of n workers gives worker i
+ * the ids i+1 (step n), so that a handle's id says which worker holds it.
+ */
+export interface HandleIds {
+  readonly first: number;
+  readonly step: number;
+}
+
 interface Keep {
   readonly outputs: readonly string[];
   readonly handles: readonly number[]; // client-named: the worker keeps them under these ids
@@ -116,7 +126,7 @@ interface Request {
  * same handle ids, so references stay valid. A handle that cannot be made again (its session was
  * released, or the run now fails) fails the requests that reference it, naming why.
  */
-export class InferenceClient {
+export class InferenceClient implements InferenceRuntime {
   readonly #options: SupervisionOptions;
   #worker: Worker;
   /** Workers whose thread has ended (a close must not wait for them). */
@@ -143,21 +153,28 @@ export class InferenceClient {
   #restarts = 0;
   /** Live kept handles (client ids, which are also the worker's), in the order they were made. */
   readonly #handles = new Map<number, Held>();
-  #nextHandle = 1;
+  #nextHandle: number;
+  readonly #handleStep: number;
   #postedBytes = 0;
   #nextId = 1;
   #nextSession = 1;
   #closed = false;
   readonly #listeners = new Set<(s: RuntimeStatus, why?: string) => void>();
 
-  private constructor(options: SupervisionOptions) {
+  private constructor(options: SupervisionOptions, handleIds: HandleIds) {
     this.#options = options;
+    this.#nextHandle = handleIds.first;
+    this.#handleStep = handleIds.step;
     this.#worker = this.#spawn();
   }
 
-  static start(options: Partial<SupervisionOptions> = {}): InferenceClient {
-    return new InferenceClient({ ...defaultSupervision, ...options });
+  static start(options: Partial<SupervisionOptions> & { readonly handleIds?: HandleIds } = {}): InferenceClient {
+    const { handleIds = { first: 1, step: 1 }, ...supervision } = options;
+    return new InferenceClient({ ...defaultSupervision, ...supervision }, handleIds);
   }
+
+  /** One worker (see InferencePool for several). */
+  readonly size = 1;
 
   /** Requests not yet answered (backpressure signal for telemetry). */
   get queued(): number {
@@ -206,7 +223,11 @@ export class InferenceClient {
       run: async (feeds, outputs) => (await this.#request({ kind: 'run', session, feeds, outputs })).result ?? {},
       runKeeping: async (feeds, keep, items) => {
         if (items !== undefined && !(Number.isInteger(items) && items >= 1)) throw new RangeError(`items must be >= 1, got ${items}`);
-        const handles = Array.from({ length: items ?? 1 }, () => this.#nextHandle++);
+        const handles = Array.from({ length: items ?? 1 }, () => {
+          const h = this.#nextHandle;
+          this.#nextHandle += this.#handleStep;
+          return h;
+        });
         const k: Keep = { outputs: [...keep], handles, perItem: items !== undefined };
         const reply = await this.#request({ kind: 'run', session, feeds, outputs: [], keep: k });
         const info = reply.kept ?? {};

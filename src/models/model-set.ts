@@ -5,6 +5,8 @@ import { CLIP_MEAN, CLIP_STD, SAM2_MEAN, SAM2_STD, dtypeFile, type Bundle, type 
 import { ClipText, ClipTokenizer, ClipVision, JOINT_VISION_TOKENS, clipTextChoice, clipVisionChoice } from './clip.js';
 import { HeadPart, fusionSpec, maskBranchSpec, objectBranchSpec, projectionSpec } from './head.js';
 import { InferenceClient, defaultSupervision, type SupervisionOptions } from './inference-client.js';
+import { InferencePool } from './inference-pool.js';
+import type { InferenceRuntime } from './inference-runtime.js';
 import { OnnxModel, type SpecFor } from './onnx-model.js';
 import { OnnxCommunitySam2, onnxCommunityDecoderSpec, onnxCommunityEncoderSpec } from './sam2-onnx-community.js';
 import type { Sam2Model } from './sam2.js';
@@ -24,7 +26,7 @@ export interface ObjectGuidedHead {
   readonly crops: readonly CropSpec[];
 }
 
-/** Every model of a bundle, opened in one inference worker and checked at load. */
+/** Every model of a bundle, opened in the inference workers and checked at load. */
 export interface ModelSet {
   readonly bundle: Bundle;
   readonly modelVersion: string; // name@version, carried on every output
@@ -36,7 +38,8 @@ export interface ModelSet {
   readonly head: ObjectGuidedHead | undefined;
   /** Framing of the training-free crop embedder (`cropBaselineOf` the manifest). */
   readonly cropBaseline: CropSpec;
-  readonly worker: InferenceClient;
+  /** The inference worker, or the pool of them (`workers` > 1), hosting every session. */
+  readonly worker: InferenceRuntime;
   dispose(): Promise<void>;
 }
 
@@ -44,9 +47,10 @@ export async function openModelSet(
   bundle: Bundle,
   options: SessionOptions = defaultSessionOptions,
   supervision: SupervisionOptions = defaultSupervision,
+  workers = 1,
 ): Promise<ModelSet> {
   const m = bundle.manifest;
-  const worker = InferenceClient.start(supervision);
+  const worker: InferenceRuntime = workers > 1 ? InferencePool.start(workers, supervision) : InferenceClient.start(supervision);
   const opened: { dispose(): Promise<void> }[] = [];
   const open = async (section: 'sam2' | 'clip' | 'head', rel: string, dtype: ModelDtype, spec: SpecFor) => {
     const path = await modelFile(bundle, section, rel, dtype);

@@ -1,7 +1,8 @@
 import { access } from 'node:fs/promises';
 import { ModelFormatError } from '../errors.js';
 import type { TensorMeta } from './inference-protocol.js';
-import type { InferenceClient, RemoteSession, TensorHandle } from './inference-client.js';
+import type { RemoteSession, TensorHandle } from './inference-client.js';
+import type { InferenceRuntime } from './inference-runtime.js';
 import type { SessionOptions } from './session-options.js';
 import type { Outputs, RunFeeds } from './tensor.js';
 
@@ -47,7 +48,7 @@ export class OnnxModel {
     private readonly session: RemoteSession,
   ) {}
 
-  static async open(worker: InferenceClient, path: string, specFor: SpecFor, options: SessionOptions): Promise<OnnxModel> {
+  static async open(worker: InferenceRuntime, path: string, specFor: SpecFor, options: SessionOptions): Promise<OnnxModel> {
     const expected = specFor.format;
     try {
       await access(path);

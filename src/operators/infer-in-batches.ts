@@ -4,6 +4,16 @@ import { fail, type FrameRecord, type StageName } from '../record.js';
 import { batchBySizeAndTime, type BatchOptions } from './batch-by-size-and-time.js';
 import { mapConcurrentOrdered } from './map-concurrent-ordered.js';
 
+/**
+ * How a model stage batches frames: at most maxSize a batch, waiting at most maxWaitMs to fill
+ * one, `concurrency` batches in flight at once (default 1; one per inference worker).
+ */
+export interface ModelBatching {
+  readonly maxSize: number;
+  readonly maxWaitMs: number;
+  readonly concurrency?: number;
+}
+
 /** `scheduler` (from BatchOptions) times the batching wait and clocks `timings[stage]`. */
 export interface InferOptions extends BatchOptions {
   readonly stage: StageName;

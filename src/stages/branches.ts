@@ -2,7 +2,7 @@ import type { OperatorFunction } from 'rxjs';
 import type { ClipVision } from '../models/clip.js';
 import { stack } from '../models/head.js';
 import type { ObjectGuidedHead } from '../models/model-set.js';
-import { inferInBatches } from '../operators/infer-in-batches.js';
+import { inferInBatches, type ModelBatching } from '../operators/infer-in-batches.js';
 import { imageOf, objectBase, objectsAt, type BranchedObject, type FrameImage, type FrameRecord, type SegmentedObject } from '../record.js';
 import { maskBox, type Box, type Mask } from '../masks/mask.js';
 import { maskInput, maskedCrop, poolTokens } from '../masks/crop.js';
@@ -12,7 +12,7 @@ import { rowsInOrder } from './model-rows.js';
 export interface BranchesOptions {
   readonly head: ObjectGuidedHead;
   readonly clipVision: ClipVision;
-  readonly batch: { readonly maxSize: number; readonly maxWaitMs: number };
+  readonly batch: ModelBatching;
 }
 
 /**
@@ -25,7 +25,7 @@ export function branchesStage(options: BranchesOptions): OperatorFunction<FrameR
   return inferInBatches({
     stage: 'branches',
     ...options.batch,
-    concurrency: 1,
+    concurrency: options.batch.concurrency ?? 1,
     run: async (records) => {
       const frames: { r: FrameRecord; image: FrameImage; objects: SegmentedObject[] }[] = [];
       for (const r of records) {

@@ -1,6 +1,6 @@
 import type { OperatorFunction } from 'rxjs';
 import type { ClipVision } from '../models/clip.js';
-import { inferInBatches } from '../operators/infer-in-batches.js';
+import { inferInBatches, type ModelBatching } from '../operators/infer-in-batches.js';
 import { imageOf, objectBase, objectsAt, type EmbeddedObject, type FrameImage, type FrameRecord, type SegmentedObject } from '../record.js';
 import { maskedCrop, type CropSpec } from '../masks/crop.js';
 import { l2normalise } from '../tensor/vector.js';
@@ -9,7 +9,7 @@ import { rowsInOrder } from './model-rows.js';
 export interface CropEmbedOptions {
   readonly clipVision: ClipVision;
   readonly crop: CropSpec;
-  readonly batch: { readonly maxSize: number; readonly maxWaitMs: number };
+  readonly batch: ModelBatching;
 }
 
 /**
@@ -23,7 +23,7 @@ export function cropEmbedStage(options: CropEmbedOptions): OperatorFunction<Fram
   return inferInBatches({
     stage: 'embed',
     ...options.batch,
-    concurrency: 1,
+    concurrency: options.batch.concurrency ?? 1,
     run: async (records) => {
       const frames: { r: FrameRecord; image: FrameImage; objects: SegmentedObject[] }[] = [];
       for (const r of records) {

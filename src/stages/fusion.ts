@@ -1,13 +1,13 @@
 import type { OperatorFunction } from 'rxjs';
 import { stack } from '../models/head.js';
 import type { ObjectGuidedHead } from '../models/model-set.js';
-import { inferInBatches } from '../operators/infer-in-batches.js';
+import { inferInBatches, type ModelBatching } from '../operators/infer-in-batches.js';
 import { objectBase, objectsAt, type BranchedObject, type FrameRecord, type FusedObject } from '../record.js';
 import { rowsInOrder } from './model-rows.js';
 
 export interface FusionOptions {
   readonly head: ObjectGuidedHead;
-  readonly batch: { readonly maxSize: number; readonly maxWaitMs: number };
+  readonly batch: ModelBatching;
 }
 
 /** fusion: object + mask + CLIP branch features ('branched') -> one fused vector per object ('fused'). */
@@ -15,7 +15,7 @@ export function fusionStage(options: FusionOptions): OperatorFunction<FrameRecor
   return inferInBatches({
     stage: 'fusion',
     ...options.batch,
-    concurrency: 1,
+    concurrency: options.batch.concurrency ?? 1,
     run: async (records) => {
       const frames: { r: FrameRecord; objects: BranchedObject[] }[] = [];
       for (const r of records) {

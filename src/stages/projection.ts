@@ -1,14 +1,14 @@
 import type { OperatorFunction } from 'rxjs';
 import { stack } from '../models/head.js';
 import type { ObjectGuidedHead } from '../models/model-set.js';
-import { inferInBatches } from '../operators/infer-in-batches.js';
+import { inferInBatches, type ModelBatching } from '../operators/infer-in-batches.js';
 import { objectBase, objectsAt, type EmbeddedObject, type FrameRecord, type FusedObject } from '../record.js';
 import { l2normalise } from '../tensor/vector.js';
 import { rowsInOrder } from './model-rows.js';
 
 export interface ProjectionOptions {
   readonly head: ObjectGuidedHead;
-  readonly batch: { readonly maxSize: number; readonly maxWaitMs: number };
+  readonly batch: ModelBatching;
 }
 
 /** projection: fused vector ('fused') -> L2-normalised object embedding in CLIP's text space ('embedded'). */
@@ -16,7 +16,7 @@ export function projectionStage(options: ProjectionOptions): OperatorFunction<Fr
   return inferInBatches({
     stage: 'projection',
     ...options.batch,
-    concurrency: 1,
+    concurrency: options.batch.concurrency ?? 1,
     run: async (records) => {
       const frames: { r: FrameRecord; objects: FusedObject[] }[] = [];
       for (const r of records) {

@@ -15,7 +15,7 @@ import {
   type LowResCandidate,
 } from '../masks/postprocess.js';
 import { framesWithEmbeddings, type Sam2Model, type Sam2Prompt } from '../models/sam2.js';
-import { inferInBatches } from '../operators/infer-in-batches.js';
+import { inferInBatches, type ModelBatching } from '../operators/infer-in-batches.js';
 import { fail, imageOf, type FrameImage, type FrameRecord, type SegmentedObject } from '../record.js';
 
 /** Automatic mask generation, SAM2's generator defaults (reference/onnx-formats.md). */
@@ -40,7 +40,7 @@ export interface Sam2StageOptions {
   /** prompted: only frames with prompts get masks; automatic: frames without prompts use the grid. */
   readonly mode: 'prompted' | 'automatic';
   readonly automatic: AutomaticOptions;
-  readonly batch: { readonly maxSize: number; readonly maxWaitMs: number };
+  readonly batch: ModelBatching;
 }
 
 /** Checks message prompts against the frame; the message says which prompt is wrong and why. */
@@ -166,7 +166,7 @@ export function sam2Stage(options: Sam2StageOptions): OperatorFunction<FrameReco
     stage: 'sam2',
     maxSize: Math.min(options.batch.maxSize, model.maxEncoderBatch),
     maxWaitMs: options.batch.maxWaitMs,
-    concurrency: 1,
+    concurrency: options.batch.concurrency ?? 1,
     run: async (records) => {
       const work: { r: FrameRecord; image: FrameImage; prompts: readonly Sam2Prompt[]; auto: boolean }[] = [];
       for (const r of records) {

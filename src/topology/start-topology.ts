@@ -4,6 +4,7 @@ import { readBundle } from '../models/bundle.js';
 import { LabelSet } from '../models/label-set.js';
 import { openModelSet, warmUp, type ModelSet } from '../models/model-set.js';
 import type { SupervisionOptions } from '../models/inference-client.js';
+import { poolSize } from '../models/inference-pool.js';
 import type { SessionOptions } from '../models/session-options.js';
 import { runPipeline, type RunningPipeline } from '../pipeline.js';
 import { releaseIntermediates, type FrameRecord } from '../record.js';
@@ -49,6 +50,11 @@ export function sessionOptionsOf(t: Topology): SessionOptions {
   };
 }
 
+/** Inference workers of a topology (`runtime.workers`, 0: from the cores and intraOpNumThreads). */
+export function workersOf(t: Topology): number {
+  return poolSize(t.runtime.workers, t.runtime.intraOpNumThreads);
+}
+
 export function supervisionOf(t: Topology): SupervisionOptions {
   return { requestTimeoutMs: t.runtime.requestTimeoutMs, maxConsecutiveRestarts: t.runtime.maxWorkerRestarts };
 }
@@ -72,7 +78,8 @@ export function similarityStageOf(t: Topology, models: ModelSet, labels: LabelSe
 /** The model stages of a topology, in order, for an opened model set and label set. */
 export function buildStages(t: Topology, models: ModelSet, labels: LabelSet): OperatorFunction<FrameRecord, FrameRecord>[] {
   const m = models.bundle.manifest;
-  const batch = t.batching;
+  // As many batches in flight per model stage as there are workers to run them.
+  const batch = { ...t.batching, concurrency: models.worker.size };
   const stages: OperatorFunction<FrameRecord, FrameRecord>[] = [
     decodeStage({
       ...t.decode,
@@ -108,7 +115,7 @@ function controlBrokers(t: Topology): string[] | undefined {
 /** Opens the bundle, builds the stages, source and sinks of a topology, and starts it. */
 export async function startTopology(t: Topology, options: StartOptions = {}): Promise<StartedTopology> {
   checkExactlyOnce(t);
-  const models = options.models ?? (await openModelSet(await readBundle(t.bundle), sessionOptionsOf(t), supervisionOf(t)));
+  const models = options.models ?? (await openModelSet(await readBundle(t.bundle), sessionOptionsOf(t), supervisionOf(t), workersOf(t)));
   const owned = !options.models;
   // Everything opened before the pipeline runs; closed again if a later step fails, so that a
   // sink that cannot start leaves no consumer or producer holding the process open.

@@ -135,6 +135,10 @@ export interface Topology {
     interOpNumThreads: number;
     graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
     /**
+     * inference workers, each with every session of the bundle (memory grows with them); 0: one per intraOpNumThreads cores (one when intraOpNumThreads is 0, onnxruntime's all cores). Frames' model work spreads over them
+     */
+    workers: number;
+    /**
      * let onnxruntime's threads busy-wait after each run; off, because the pipeline's sessions take turns on the same cores and a pool still spinning slows the next session's run
      */
     spinning: boolean;

@@ -1,0 +1,19 @@
+import type { RemoteSession, RuntimeStatus } from './inference-client.js';
+import type { SessionOptions } from './session-options.js';
+
+/**
+ * What the model stages need of the inference runtime: one supervised worker (InferenceClient)
+ * or a pool of them (InferencePool).
+ */
+export interface InferenceRuntime {
+  /** Workers serving requests. */
+  readonly size: number;
+  readonly status: RuntimeStatus;
+  readonly restarts: number;
+  readonly queued: number;
+  readonly postedBytes: number;
+  readonly keptHandles: number;
+  onStatus(listener: (s: RuntimeStatus, why?: string) => void): () => void;
+  load(path: string, options: SessionOptions): Promise<RemoteSession>;
+  close(): Promise<void>;
+}
