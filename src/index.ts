@@ -46,6 +46,8 @@ export {
   type SupervisionOptions,
 } from './models/inference-client.js';
 export type { TensorHandle } from './models/inference-client.js';
+export { InferencePool, poolSize } from './models/inference-pool.js';
+export type { InferenceRuntime } from './models/inference-runtime.js';
 
 // Stages: each a factory that checks its options and returns an RxJS operator on FrameRecord.
 export { decodeStage, defaultDecodeLimits, type DecodeOptions } from './stages/decode.js';
