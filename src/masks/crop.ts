@@ -76,18 +76,29 @@ export function maskedCrop(frame: Planes, mask: Mask, size: number, spec: CropSp
   return resize({ data: win, channels: c, height: side, width: side }, size, size);
 }
 
-/** Full-frame mask -> [1,size,size] float: keeps where the object is and how large. */
-export function maskInput(mask: Mask, size: number): Chw {
-  return resizePlanes(maskPlanes(mask), size, size);
+/**
+ * Full-frame mask -> [1,size,size] float: keeps where the object is and how large. `box`: the
+ * mask's tight box (maskBox), when the caller has it; only the frame inside it is read.
+ */
+export function maskInput(mask: Mask, size: number, box: Box | undefined = maskBox(mask)): Chw {
+  if (!box) return { data: new Float32Array(size * size), channels: 1, height: size, width: size };
+  return resizePlanes(maskPlanes(mask), size, size, box);
 }
 
 /**
  * CLIP branch input of one object: the frame's patch tokens (lastHidden [1+G*G, D], CLS first)
  * averaged under the mask resized to G x G, then the frame's image embedding [E].
  */
-export function poolTokens(lastHidden: Float32Array, tokens: number, dim: number, imageEmbeds: Float32Array, mask: Mask): Float32Array {
+export function poolTokens(
+  lastHidden: Float32Array,
+  tokens: number,
+  dim: number,
+  imageEmbeds: Float32Array,
+  mask: Mask,
+  box: Box | undefined = maskBox(mask),
+): Float32Array {
   const g = Math.round(Math.sqrt(tokens - 1));
-  const weights = resizePlanes(maskPlanes(mask), g, g).data;
+  const weights = box ? resizePlanes(maskPlanes(mask), g, g, box).data : new Float32Array(g * g);
   let total = 0;
   for (const v of weights) total += v;
   const out = new Float32Array(dim + imageEmbeds.length);

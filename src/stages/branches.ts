@@ -43,9 +43,10 @@ export function branchesStage(options: BranchesOptions): OperatorFunction<FrameR
       for (const { image, objects } of frames) {
         const v = nextVision();
         for (const o of objects) {
-          pixels.push(objectCrops(image.clipFrame, o.mask, head, maskBox(o.mask))); // [3K,R,R]
-          masks.push(maskInput(o.mask, head.maskSize).data); // [1,M,M]
-          clipFeatures.push(poolTokens(v.hidden, v.tokens, v.dim, v.embeds, o.mask)); // [Dv+E]
+          const box = maskBox(o.mask); // the one scan of the frame's mask; the rest reads inside it
+          pixels.push(objectCrops(image.clipFrame, o.mask, head, box)); // [3K,R,R]
+          masks.push(maskInput(o.mask, head.maskSize, box).data); // [1,M,M]
+          clipFeatures.push(poolTokens(v.hidden, v.tokens, v.dim, v.embeds, o.mask, box)); // [Dv+E]
         }
       }
       const n = pixels.length;

@@ -1,3 +1,4 @@
+import type { Box } from '../masks/mask.js';
 import { materialise, planesOf, type Chw, type Planes } from './image.js';
 
 /**
@@ -10,37 +11,52 @@ export function resize(src: Chw, h: number, w: number): Chw {
   return resizePlanes(planesOf(src), h, w);
 }
 
-/** `resize` of planes read on demand (a normalised RGB frame, a byte mask): the same numbers, no float copy of the source. */
-export function resizePlanes(src: Planes, h: number, w: number): Chw {
+/**
+ * `resize` of planes read on demand (a normalised RGB frame, a byte mask): the same numbers, no
+ * float copy of the source. `nonZero`, when given, is a box outside which every source value is
+ * 0 (a mask's tight box): a shrink then reads only the source inside the cells that overlap it,
+ * with the same result, as the rest adds exact zeros.
+ */
+export function resizePlanes(src: Planes, h: number, w: number, nonZero?: Box): Chw {
   if (h === src.height && w === src.width) return materialise(src);
-  if (h <= src.height && w <= src.width) return areaAverage(src, h, w);
+  if (h <= src.height && w <= src.width) return areaAverage(src, h, w, nonZero);
   return bilinear(src, h, w);
 }
 
-function areaAverage(src: Planes, h: number, w: number): Chw {
+function areaAverage(src: Planes, h: number, w: number, nonZero: Box = [0, 0, src.width, src.height]): Chw {
   const { channels: c, height: H, width: W } = src;
   const out = new Float32Array(c * h * w);
   const x0s = Int32Array.from({ length: w }, (_, ox) => Math.floor((ox * W) / w));
   const x1s = Int32Array.from({ length: w }, (_, ox) => Math.ceil(((ox + 1) * W) / w));
   const scratch = new Float32Array(W);
   const sums = new Float64Array(w);
+  // Output cells that overlap the non-zero box; the others stay 0.
+  const [bx1, by1, bx2, by2] = nonZero;
+  let oxs = 0;
+  while (oxs < w && x1s[oxs]! <= bx1) oxs++;
+  let oxe = w;
+  while (oxe > oxs && x0s[oxe - 1]! >= bx2) oxe--;
+  if (oxs >= oxe) return { data: out, channels: c, height: h, width: w };
+  const rx0 = x0s[oxs]!;
+  const rx1 = x1s[oxe - 1]!;
   for (let oy = 0; oy < h; oy++) {
     const y0 = Math.floor((oy * H) / h);
     const y1 = Math.ceil(((oy + 1) * H) / h);
+    if (y1 <= by1 || y0 >= by2) continue;
     for (let ch = 0; ch < c; ch++) {
       sums.fill(0);
       // Each cell's sum runs over its rows, then within a row over its columns: the order (and
       // so the float rounding) of a cell-by-cell loop, with every source row read once per cell row.
-      for (let y = y0; y < y1; y++) {
-        const row = src.row(ch, y, scratch);
-        for (let ox = 0; ox < w; ox++) {
+      for (let y = Math.max(y0, by1), yEnd = Math.min(y1, by2); y < yEnd; y++) {
+        const row = src.row(ch, y, scratch, rx0, rx1);
+        for (let ox = oxs; ox < oxe; ox++) {
           let sum = sums[ox]!;
           for (let x = x0s[ox]!, end = x1s[ox]!; x < end; x++) sum += row[x]!;
           sums[ox] = sum;
         }
       }
       const base = ch * h * w + oy * w;
-      for (let ox = 0; ox < w; ox++) out[base + ox] = sums[ox]! / ((y1 - y0) * (x1s[ox]! - x0s[ox]!));
+      for (let ox = oxs; ox < oxe; ox++) out[base + ox] = sums[ox]! / ((y1 - y0) * (x1s[ox]! - x0s[ox]!));
     }
   }
   return { data: out, channels: c, height: h, width: w };

@@ -109,3 +109,41 @@ test('resize is bit-identical to plain cell-by-cell loops (area average: the sam
     t.deepEqual(resize(src, h, w).data, previousResize(src, h, w), `${h}x${w}`);
   }
 });
+
+test("shrinking a mask within its box reads only the cells over the box and gives the whole frame's numbers bit for bit", (t) => {
+  let seed = 11;
+  const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const [W, H] = [97, 61];
+  for (let trial = 0; trial < 40; trial++) {
+    // A blob inside a random box (some touching the frame's edges), holes included.
+    const x1 = Math.floor(rand() * W);
+    const y1 = Math.floor(rand() * H);
+    const x2 = Math.min(W, x1 + 1 + Math.floor(rand() * W));
+    const y2 = Math.min(H, y1 + 1 + Math.floor(rand() * H));
+    const data = new Uint8Array(W * H);
+    for (let y = y1; y < y2; y++) for (let x = x1; x < x2; x++) data[y * W + x] = rand() < 0.7 ? 1 : 0;
+    data[y1 * W + x1] = 1;
+    data[(y2 - 1) * W + (x2 - 1)] = 1; // so that [x1, y1, x2, y2] is the tight box
+    const mask = { data, width: W, height: H };
+    let rowsRead = 0;
+    const counted = {
+      ...maskPlanes(mask),
+      row: (c: number, y: number, s: Float32Array, a?: number, b?: number) => {
+        rowsRead++;
+        return maskPlanes(mask).row(c, y, s, a, b);
+      },
+    };
+    for (const [h, w] of [
+      [13, 13],
+      [8, 30],
+      [61, 40],
+      [1, 1],
+    ] as const) {
+      rowsRead = 0;
+      const within = resizePlanes(counted, h, w, [x1, y1, x2, y2]).data;
+      t.deepEqual(within, resizePlanes(maskPlanes(mask), h, w).data, `box ${[x1, y1, x2, y2]} -> ${h}x${w}`);
+      // Shrinking windows overlap: a source row may belong to two output rows, no more.
+      t.true(rowsRead <= 2 * (y2 - y1), `${rowsRead} rows read for a box ${y2 - y1} rows tall`);
+    }
+  }
+});
