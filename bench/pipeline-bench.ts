@@ -34,16 +34,22 @@ const { values: args } = parseArgs({
     'soak-frames': { type: 'string' },
     'sample-every': { type: 'string', default: '250' },
     'execution-provider': { type: 'string', default: 'cpu' },
+    threads: { type: 'string' }, // runtime.intraOpNumThreads
+    workers: { type: 'string' }, // runtime.workers
+    'scaling-frames': { type: 'string', default: '12' }, // frames per point of the objects-per-frame runs
   },
 });
 const provider = args['execution-provider'];
 if (provider !== 'cpu' && provider !== 'cuda') throw new Error(`--execution-provider must be cpu or cuda, got ${provider}`);
 const frames = Number(args.frames);
+const scalingFrames = Number(args['scaling-frames']);
 const repeats = Number(args.repeats);
 let topo: Topology = await loadTopology(args.topology!);
 if (args.bundle) topo = { ...topo, bundle: resolve(args.bundle) };
 if (args.embedder) topo = { ...topo, embedder: args.embedder as Topology['embedder'] };
 if (args['points-per-side']) topo = { ...topo, sam2: { ...topo.sam2, pointsPerSide: Number(args['points-per-side']) } };
+if (args.threads) topo = { ...topo, runtime: { ...topo.runtime, intraOpNumThreads: Number(args.threads) } };
+if (args.workers) topo = { ...topo, runtime: { ...topo.runtime, workers: Number(args.workers) } };
 if (provider === 'cuda') topo = { ...topo, runtime: { ...topo.runtime, executionProviders: ['cuda', 'cpu'] } };
 const bundle = await readBundle(topo.bundle);
 const m = bundle.manifest;
@@ -211,7 +217,7 @@ for (const embedder of (m.head ? ['object-guided', 'crop'] : ['crop']) as Topolo
       points: [[((i % side) + 0.5) * (w / side), (Math.floor(i / side) + 0.5) * (h / side)] as [number, number]],
       labels: [1 as const],
     }));
-    const recs: FrameRecord[] = Array.from({ length: 4 }, (_, i) => ({
+    const recs: FrameRecord[] = Array.from({ length: scalingFrames }, (_, i) => ({
       streamId: 'scale',
       frameId: String(i),
       timestamp: 0,
@@ -239,6 +245,7 @@ const result = {
   date: new Date().toISOString(),
   machine,
   topology: { name: topo.name, pointsPerSide: topo.sam2.pointsPerSide, embedder: topo.embedder },
+  runtime: { intraOpNumThreads: topo.runtime.intraOpNumThreads, workers: models.worker.size },
   raw_session_ms: Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v.toFixed(2))])),
   pipeline: {
     frames: sink.records.length,
