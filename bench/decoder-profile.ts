@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { readBundle } from '../src/models/bundle.js';
+import { defaultSessionOptions, sessionConfigEntries } from '../src/models/session-options.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -34,7 +35,12 @@ const embeddings = await encoder.run({ [encoder.inputNames[0]!]: f32([1, 3, s, s
 const dir = await mkdtemp(join(tmpdir(), 'ogclip-decoder-profile-'));
 try {
   const decoderPath = args.decoder ? resolve(args.decoder) : bundle.file(m.sam2.decoder);
-  const decoder = await ort.InferenceSession.create(decoderPath, { enableProfiling: true, profileFilePrefix: join(dir, 'decoder') });
+  // The pipeline's session options: onnxruntime's default threads, no spinning.
+  const decoder = await ort.InferenceSession.create(decoderPath, {
+    enableProfiling: true,
+    profileFilePrefix: join(dir, 'decoder'),
+    extra: sessionConfigEntries(defaultSessionOptions),
+  });
   // Each click and SAM2's "not a point" pad (label -1), spread over the frame.
   const points = new Float32Array(p * 2 * 2);
   const labels = new BigInt64Array(p * 2).fill(-1n);
@@ -58,14 +64,18 @@ try {
   const events = JSON.parse(await readFile(join(dir, file), 'utf8')) as {
     cat: string;
     name: string;
+    ts: number;
     dur: number;
     args?: { op_name?: string; output_type_shape?: unknown[] };
   }[];
-  const calls = events.filter((e) => e.name === 'model_run').length;
+  // The first run (set-up at this shape) is left out, as it is of ms_per_call.
+  const modelRuns = events.filter((e) => e.name === 'model_run').sort((a, b) => a.ts - b.ts);
+  const measuredFrom = modelRuns[1]?.ts ?? Infinity;
+  const calls = modelRuns.length - 1;
   const nodes = new Map<string, { op: string; us: number; shape: string }>();
   let kernelUs = 0;
   for (const e of events) {
-    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < measuredFrom) continue;
     const name = e.name.slice(0, -'_kernel_time'.length);
     const n = nodes.get(name) ?? { op: e.args?.op_name ?? '?', us: 0, shape: JSON.stringify(e.args?.output_type_shape?.[0] ?? '') };
     n.us += e.dur;

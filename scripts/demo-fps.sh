@@ -20,7 +20,11 @@ for ref in "$@"; do
   ln -s "$root/node_modules" "$dir/node_modules"
   (cd "$dir" && npx tsc -p tsconfig.json >/dev/null)
   echo "demo-fps: $ref ($sha): running the demo" >&2
-  (cd "$dir" && node bin/ogclip.js run topologies/demo.yaml >/dev/null 2>&1)
+  if ! (cd "$dir" && node bin/ogclip.js run topologies/demo.yaml >"$work/$sha.log" 2>&1); then
+    echo "demo-fps: the demo failed at $ref ($sha):" >&2
+    tail -20 "$work/$sha.log" >&2
+    exit 1
+  fi
   rows+=("$(cd "$dir" && node -e '
     const s = require("./out/summary.json");
     const [ref, sha] = process.argv.slice(1);

@@ -156,6 +156,7 @@ export class InferenceClient implements InferenceRuntime {
   #nextHandle: number;
   readonly #handleStep: number;
   #postedBytes = 0;
+  #runs = 0;
   #nextId = 1;
   #nextSession = 1;
   #closed = false;
@@ -175,6 +176,10 @@ export class InferenceClient implements InferenceRuntime {
 
   /** One worker (see InferencePool for several). */
   readonly size = 1;
+
+  onEachWorker(work: () => Promise<void>): Promise<void> {
+    return work();
+  }
 
   /** Requests not yet answered (backpressure signal for telemetry). */
   get queued(): number {
@@ -196,6 +201,11 @@ export class InferenceClient implements InferenceRuntime {
    */
   get postedBytes(): number {
     return this.#postedBytes;
+  }
+
+  /** Model runs the workers answered (with outputs or an error) so far. */
+  get runs(): number {
+    return this.#runs;
   }
 
   /** Kept handles not yet dropped. */
@@ -359,6 +369,7 @@ export class InferenceClient implements InferenceRuntime {
     this.#inFlight.delete(reply.id);
     clearTimeout(r.timer);
     if (r === this.#replaying) this.#replaying = undefined;
+    if (r.body.kind === 'run') this.#runs++;
     if (reply.ok) {
       this.#consecutiveDeaths = 0;
       this.#convictBlamed();

@@ -6,9 +6,9 @@ import type { SessionOptions } from './session-options.js';
 import type { RunFeeds } from './tensor.js';
 
 /**
- * Workers for a topology's `runtime.workers`: 0 means one per group of `intraOpNumThreads` cores
- * (so a pool of single-threaded workers fills the machine, and the default of onnxruntime's
- * all-cores threads gets one worker).
+ * Workers for a topology's `runtime.workers` (default 1): 0 means one per group of
+ * `intraOpNumThreads` cores of the machine (one when that is 0, onnxruntime's all cores). Not
+ * the default: in a container the machine's cores are the node's, not the pod's.
  */
 export function poolSize(workers: number, intraOpNumThreads: number, cores = availableParallelism()): number {
   if (!(Number.isInteger(workers) && workers >= 0)) throw new ConfigError(`runtime.workers must be an integer >= 0, got ${workers}`);
@@ -31,13 +31,17 @@ export class InferencePool implements InferenceRuntime {
   readonly #listeners = new Set<(s: RuntimeStatus, why?: string) => void>();
   #status: RuntimeStatus = 'running';
   #turn = 0;
+  /** The worker every run not fed kept tensors goes to, during onEachWorker. */
+  #pinned: number | undefined;
 
   private constructor(clients: readonly InferenceClient[]) {
     this.#clients = clients;
     for (const c of clients) {
+      // Listeners hear the pool's status when it changes, with the reason of the worker that
+      // changed it; `failed` is final, so the reason of the failure stays on the health endpoint.
       c.onStatus((_, why) => {
         const next = this.status;
-        if (next === this.#status && next === 'running') return;
+        if (this.#status === 'failed' || next === this.#status) return;
         this.#status = next;
         for (const l of this.#listeners) l(next, why);
       });
@@ -81,6 +85,11 @@ export class InferencePool implements InferenceRuntime {
     return this.#clients.map((c) => c.queued);
   }
 
+  /** Model runs each worker has answered: how the work spread (tests, telemetry). */
+  get runsPerWorker(): number[] {
+    return this.#clients.map((c) => c.runs);
+  }
+
   onStatus(listener: (s: RuntimeStatus, why?: string) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -106,6 +115,17 @@ export class InferencePool implements InferenceRuntime {
     };
   }
 
+  async onEachWorker(work: () => Promise<void>): Promise<void> {
+    for (let i = 0; i < this.#clients.length; i++) {
+      this.#pinned = i;
+      try {
+        await work();
+      } finally {
+        this.#pinned = undefined;
+      }
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.allSettled(this.#clients.map((c) => c.close()));
   }
@@ -114,6 +134,7 @@ export class InferencePool implements InferenceRuntime {
   #workerFor(feeds: RunFeeds): number {
     const n = this.#clients.length;
     for (const f of Object.values(feeds)) if (f.type === 'kept') return (f.handle - 1) % n;
+    if (this.#pinned !== undefined) return this.#pinned;
     let best = -1;
     // Round-robin among the least busy, so that idle workers take turns.
     for (let k = 0; k < n; k++) {

@@ -15,5 +15,10 @@ export interface InferenceRuntime {
   readonly keptHandles: number;
   onStatus(listener: (s: RuntimeStatus, why?: string) => void): () => void;
   load(path: string, options: SessionOptions): Promise<RemoteSession>;
+  /**
+   * Runs `work` once per worker, one after the other, its runs (those not fed kept tensors,
+   * which stay with their worker) all sent to that worker: a warm-up that must reach every one.
+   */
+  onEachWorker(work: () => Promise<void>): Promise<void>;
   close(): Promise<void>;
 }

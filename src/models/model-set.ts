@@ -183,9 +183,13 @@ export function requireHead(models: ModelSet): ObjectGuidedHead {
 /**
  * One run of every model at start, through the same adapters the stages use, so that the first
  * frames do not pay onnxruntime's first-run cost (graph set-up, arena growth) and a model that
- * cannot run fails before any frame is taken.
+ * cannot run fails before any frame is taken: on every worker of the runtime.
  */
 export async function warmUp(models: ModelSet): Promise<void> {
+  await models.worker.onEachWorker(() => warmUpOnce(models));
+}
+
+async function warmUpOnce(models: ModelSet): Promise<void> {
   const s = models.sam2.inputSize;
   const [emb] = await models.sam2.encode([{ data: new Float32Array(3 * s * s), channels: 3, height: s, width: s }]);
   if (emb) {

@@ -7,6 +7,7 @@ import { ConfigError } from '../../src/errors.js';
 import { readBundle } from '../../src/models/bundle.js';
 import { InferenceClient, InferenceRuntimeError, type RuntimeStatus, type SupervisionOptions } from '../../src/models/inference-client.js';
 import { InferencePool, poolSize } from '../../src/models/inference-pool.js';
+import { openModelSet, warmUp } from '../../src/models/model-set.js';
 import type { InferenceRuntime } from '../../src/models/inference-runtime.js';
 import { OnnxModel } from '../../src/models/onnx-model.js';
 import { OnnxCommunitySam2, onnxCommunityDecoderSpec, onnxCommunityEncoderSpec } from '../../src/models/sam2-onnx-community.js';
@@ -167,4 +168,38 @@ test('a pool whose worker keeps dying fails the run with InferenceRuntimeError i
   const model = await sam2On(pool);
   await t.throwsAsync(segment(model, 2), { instanceOf: InferenceRuntimeError });
   t.is(pool.status, 'failed');
+});
+
+test('warming a model set up runs every model on every worker of the pool', async (t) => {
+  const bundle = await readBundle(DEFAULT_BUNDLE);
+  const models = await openModelSet(bundle, { ...defaultSessionOptions, intraOpNumThreads: 1 }, undefined, 3);
+  t.teardown(() => models.dispose());
+  const pool = models.worker as InferencePool;
+  t.is(pool.size, 3);
+  await warmUp(models);
+  // encoder, decoder, CLIP vision and text, the head's four parts: 8 runs on each worker
+  t.deepEqual(pool.runsPerWorker, [8, 8, 8]);
+  t.is(pool.keptHandles, 0);
+});
+
+test("the pool's status changes once per change, and a failure's reason is the one that stays", async (t) => {
+  // Both workers die on their first run and give up at once: the pool fails on the first death;
+  // the second must not report again (a later, different reason would replace the first on /healthz).
+  const pool = InferencePool.start(2, { ...flaky({ exitAlways: true }), maxConsecutiveRestarts: 0 });
+  t.teardown(() => pool.close());
+  const heard: [RuntimeStatus, string | undefined][] = [];
+  pool.onStatus((s, why) => heard.push([s, why]));
+  const model = await sam2On(pool);
+  const s = model.inputSize;
+  const blank = { data: new Float32Array(3 * s * s), channels: 3, height: s, width: s };
+  const both = await Promise.allSettled([model.encode([blank]), model.encode([blank])]);
+  t.deepEqual(
+    both.map((r) => r.status),
+    ['rejected', 'rejected'],
+  );
+  t.deepEqual(pool.runsPerWorker, [0, 0], 'each worker died on its run (none answered)');
+  t.is(pool.status, 'failed');
+  t.is(heard.length, 1, JSON.stringify(heard));
+  t.is(heard[0]![0], 'failed');
+  t.regex(heard[0]![1] ?? '', /exited with code 3/);
 });

@@ -68,6 +68,8 @@ class SegDecoder(nn.Module):
         concatenation per prompt, without copying the features P times (in the export that copy
         and the wide convolution were more than half of a 64-prompt decoder call)."""
         first = self.head[0]
+        # The split holds for this layer's plain convolution (the padding is passed on below).
+        assert first.stride == (1, 1) and first.dilation == (1, 1) and first.groups == 1 and first.padding_mode == "zeros"
         b, p = maps[0].shape[:2]
         # Python ints, not traced shapes, so that the export folds the weight slices into constants.
         d = self.merge.out_channels

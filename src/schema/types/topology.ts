@@ -135,7 +135,7 @@ export interface Topology {
     interOpNumThreads: number;
     graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
     /**
-     * inference workers, each with every session of the bundle (memory grows with them); 0: one per intraOpNumThreads cores (one when intraOpNumThreads is 0, onnxruntime's all cores). Frames' model work spreads over them
+     * inference workers, each with every session of the bundle (memory grows with them); 0: one per intraOpNumThreads cores of the machine (in a container, the node's cores, not the pod's). Frames' model work spreads over them
      */
     workers: number;
     /**
