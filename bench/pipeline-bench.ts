@@ -36,7 +36,8 @@ const { values: args } = parseArgs({
     'execution-provider': { type: 'string', default: 'cpu' },
     threads: { type: 'string' }, // runtime.intraOpNumThreads
     workers: { type: 'string' }, // runtime.workers
-    'scaling-frames': { type: 'string', default: '12' }, // frames per point of the objects-per-frame runs
+    'scaling-frames': { type: 'string', default: '12' },
+    note: { type: 'string' }, // what the bundle is, recorded in the JSON // frames per point of the objects-per-frame runs
   },
 });
 const provider = args['execution-provider'];
@@ -266,6 +267,7 @@ const result = {
     event_loop_delay_max_ms: Number((loop.max / 1e6).toFixed(1)),
   },
   objects_per_frame_scaling: scaling,
+  ...(args.note ? { note: args.note } : {}),
 };
 const out = args.out ?? `bench/results/${m.name}.json`;
 await mkdir(resolve(out, '..'), { recursive: true });
