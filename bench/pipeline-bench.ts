@@ -136,6 +136,16 @@ raw[`sam2_decoder_${perCall}_prompts`] = await decode(perCall);
 const models: ModelSet = await openModelSet(bundle, sessionOptionsOf(topo), supervisionOf(topo), workersOf(topo));
 await warmUp(models); // as `ogclip run` does: the first frames should not pay first-run costs
 const machine = `${(await import('node:os')).cpus().length} CPU cores, onnxruntime-node ${ort.env.versions.node}, ${provider}`;
+/** What every result file starts with: what ran, where, and the raw session times beside it. */
+const header = () => ({
+  bundle: `${m.name}@${m.version}`,
+  command: `node dist/bench/pipeline-bench.js ${process.argv.slice(2).join(' ')}`.trim(),
+  date: new Date().toISOString(),
+  machine,
+  topology: { name: topo.name, pointsPerSide: topo.sam2.pointsPerSide, embedder: topo.embedder },
+  runtime: { intraOpNumThreads: topo.runtime.intraOpNumThreads, workers: models.worker.size },
+  raw_session_ms: Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v.toFixed(2))])),
+});
 
 if (args['soak-frames']) {
   const frames = Number(args['soak-frames']);
@@ -150,15 +160,7 @@ if (args['soak-frames']) {
     log: (line) => process.stderr.write(`soak: ${line}\n`),
   });
   await models.dispose();
-  const result = {
-    bundle: `${m.name}@${m.version}`,
-    command: `node dist/bench/pipeline-bench.js ${process.argv.slice(2).join(' ')}`.trim(),
-    date: new Date().toISOString(),
-    machine,
-    topology: { name: topo.name, pointsPerSide: topo.sam2.pointsPerSide, embedder: topo.embedder },
-    raw_session_ms: Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v.toFixed(2))])),
-    soak,
-  };
+  const result = { ...header(), soak };
   const out = args.out ?? `bench/results/${m.name}-soak-${frames}.json`;
   await mkdir(resolve(out, '..'), { recursive: true });
   await writeFile(out, JSON.stringify(result, null, 2) + '\n');
@@ -254,13 +256,7 @@ for (const embedder of (m.head ? ['object-guided', 'crop'] : ['crop']) as Topolo
 await models.dispose();
 
 const result = {
-  bundle: `${m.name}@${m.version}`,
-  command: `node dist/bench/pipeline-bench.js ${process.argv.slice(2).join(' ')}`.trim(),
-  date: new Date().toISOString(),
-  machine,
-  topology: { name: topo.name, pointsPerSide: topo.sam2.pointsPerSide, embedder: topo.embedder },
-  runtime: { intraOpNumThreads: topo.runtime.intraOpNumThreads, workers: models.worker.size },
-  raw_session_ms: Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v.toFixed(2))])),
+  ...header(),
   pipeline: {
     frames: median.frames,
     seconds: Number(seconds.toFixed(2)),
