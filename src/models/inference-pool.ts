@@ -80,11 +80,6 @@ export class InferencePool implements InferenceRuntime {
     return this.#clients.reduce((n, c) => n + c.keptHandles, 0);
   }
 
-  /** Requests each worker has not answered yet (tests, telemetry). */
-  get queuedPerWorker(): number[] {
-    return this.#clients.map((c) => c.queued);
-  }
-
   /** Model runs each worker has answered: how the work spread (tests, telemetry). */
   get runsPerWorker(): number[] {
     return this.#clients.map((c) => c.runs);
