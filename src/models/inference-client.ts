@@ -1,7 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { OgclipError, RunFailedError } from '../errors.js';
 import type { TensorMeta, WorkerReply, WorkerRequest } from './inference-protocol.js';
-import type { InferenceRuntime } from './inference-runtime.js';
 import type { SessionOptions } from './session-options.js';
 import type { KeptTensor, Outputs, RunFeeds, TensorInfo } from './tensor.js';
 
@@ -126,7 +125,7 @@ interface Request {
  * same handle ids, so references stay valid. A handle that cannot be made again (its session was
  * released, or the run now fails) fails the requests that reference it, naming why.
  */
-export class InferenceClient implements InferenceRuntime {
+export class InferenceClient {
   readonly #options: SupervisionOptions;
   #worker: Worker;
   /** Workers whose thread has ended (a close must not wait for them). */

@@ -1,4 +1,3 @@
-import type { Box } from '../masks/mask.js';
 import { materialise, planesOf, type Chw, type Planes } from './image.js';
 
 /**
@@ -11,19 +10,22 @@ export function resize(src: Chw, h: number, w: number): Chw {
   return resizePlanes(planesOf(src), h, w);
 }
 
+/** [x1, y1, x2, y2] in source pixels, x2/y2 exclusive (a mask's Box; tensor/ sits below masks/). */
+export type NonZeroBox = readonly [number, number, number, number];
+
 /**
  * `resize` of planes read on demand (a normalised RGB frame, a byte mask): the same numbers, no
  * float copy of the source. `nonZero`, when given, is a box outside which every source value is
  * 0 (a mask's tight box): a shrink then reads only the source inside the cells that overlap it,
  * with the same result, as the rest adds exact zeros.
  */
-export function resizePlanes(src: Planes, h: number, w: number, nonZero?: Box): Chw {
+export function resizePlanes(src: Planes, h: number, w: number, nonZero?: NonZeroBox): Chw {
   if (h === src.height && w === src.width) return materialise(src);
   if (h <= src.height && w <= src.width) return areaAverage(src, h, w, nonZero);
   return bilinear(src, h, w);
 }
 
-function areaAverage(src: Planes, h: number, w: number, nonZero: Box = [0, 0, src.width, src.height]): Chw {
+function areaAverage(src: Planes, h: number, w: number, nonZero: NonZeroBox = [0, 0, src.width, src.height]): Chw {
   const { channels: c, height: H, width: W } = src;
   const out = new Float32Array(c * h * w);
   const x0s = Int32Array.from({ length: w }, (_, ox) => Math.floor((ox * W) / w));
