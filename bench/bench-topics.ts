@@ -1,22 +1,9 @@
 import type { Kafka, Message } from 'kafkajs';
+import { ensureTopics } from '../src/kafka/ensure-topics.js';
 
 /** Creates the topics (one replica, P partitions, 16 MB messages) and waits for their leaders. */
 export async function createBenchTopics(kafka: Kafka, topics: readonly string[], partitions: number): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: topics.map((topic) => ({
-        topic,
-        numPartitions: partitions,
-        replicationFactor: 1,
-        configEntries: [{ name: 'max.message.bytes', value: '16777216' }],
-      })),
-    });
-  } finally {
-    await admin.disconnect();
-  }
+  await ensureTopics(kafka, topics, { partitions, maxMessageBytes: 16 * 2 ** 20, replicationFactor: 1 });
 }
 
 /** Sends the messages to the topic, 50 at a time, acknowledged by all in-sync replicas. */

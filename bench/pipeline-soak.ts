@@ -12,6 +12,7 @@ import type { Sink } from '../src/sinks/sink.js';
 import { datasetReplaySource } from '../src/sources/dataset-replay-source.js';
 import { startTopology } from '../src/topology/start-topology.js';
 import type { Topology } from '../src/topology/topology.js';
+import { leastSquaresSlope } from './least-squares.js';
 
 export interface SoakSample {
   readonly frames: number;
@@ -40,20 +41,6 @@ export interface SoakResult {
 }
 
 const mb = (bytes: number) => Number((bytes / 2 ** 20).toFixed(1));
-
-function slope(xs: readonly number[], ys: readonly number[]): number {
-  const n = xs.length;
-  if (n < 2) return 0;
-  const mx = xs.reduce((a, b) => a + b, 0) / n;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < n; i++) {
-    num += (xs[i]! - mx) * (ys[i]! - my);
-    den += (xs[i]! - mx) ** 2;
-  }
-  return den === 0 ? 0 : num / den;
-}
 
 /**
  * Runs `topology` (its own sinks replaced by a detections and a dead-letter JSONL file in a
@@ -137,10 +124,10 @@ export async function runSoak(options: {
       rssGrowth: Number(((last.rssMb - base.rssMb) / base.rssMb).toFixed(4)),
       rssSlopeMbPer1000Frames: Number(
         (
-          slope(
+          (leastSquaresSlope(
             after.map((s) => s.frames),
             after.map((s) => s.rssMb),
-          ) * 1000
+          ) || 0) * 1000
         ).toFixed(2),
       ),
       eventLoopP99MaxMs: Math.max(...samples.map((s) => s.eventLoopP99Ms)),

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { kafkaClient } from '../src/kafka/kafka-client.js';
 import { ffmpegPath } from '../src/sources/ffmpeg-frames.js';
+import { leastSquaresSlope } from './least-squares.js';
 import { writeSoakChart } from './soak-chart.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -272,14 +273,11 @@ try {
   const last = samples.at(-1);
   const half = samples.filter((s) => s.t >= (last?.t ?? 0) / 2);
   // Least-squares slope of RSS over the second half (after start-up), MB per minute.
-  const slope = (() => {
-    if (half.length < 2) return NaN;
-    const mt = half.reduce((a, s) => a + s.t, 0) / half.length;
-    const mr = half.reduce((a, s) => a + s.rssMb, 0) / half.length;
-    const num = half.reduce((a, s) => a + (s.t - mt) * (s.rssMb - mr), 0);
-    const den = half.reduce((a, s) => a + (s.t - mt) ** 2, 0);
-    return Math.round((num / den) * 60 * 100) / 100;
-  })();
+  const perSecond = leastSquaresSlope(
+    half.map((s) => s.t),
+    half.map((s) => s.rssMb),
+  );
+  const slope = Math.round(perSecond * 60 * 100) / 100;
   const finite = (xs: number[]) => xs.filter(Number.isFinite);
   const summary = {
     samples: samples.length,

@@ -2,6 +2,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import type { Kafka } from 'kafkajs';
+import { ensureTopics } from '../kafka/ensure-topics.js';
 import { kafkaClient } from '../kafka/kafka-client.js';
 import { ConfigError } from '../errors.js';
 import { readDataset } from '../sources/dataset-replay-source.js';
@@ -132,25 +133,11 @@ export function registerKafka(program: Command): void {
     .option('--partitions <n>', 'partitions per new topic (the most consumers that can share it)', (v) => Number.parseInt(v, 10), 4)
     .option('--max-message-bytes <n>', 'largest message the topics take', (v) => Number.parseInt(v, 10), 16 * 1024 * 1024)
     .action(async (names: string[], o: { brokers: string[]; partitions: number; maxMessageBytes: number }) => {
-      const admin = client(o.brokers, 'ogclip-admin').admin();
-      await admin.connect();
-      try {
-        const existing = new Set(await admin.listTopics());
-        const todo = names.filter((n) => !existing.has(n));
-        if (todo.length) {
-          await admin.createTopics({
-            waitForLeaders: true,
-            topics: todo.map((topic) => ({
-              topic,
-              numPartitions: o.partitions,
-              replicationFactor: -1,
-              configEntries: [{ name: 'max.message.bytes', value: String(o.maxMessageBytes) }],
-            })),
-          });
-        }
-        process.stderr.write(`topics ready: ${names.join(', ')}${todo.length ? ` (created ${todo.join(', ')})` : ''}\n`);
-      } finally {
-        await admin.disconnect();
-      }
+      const todo = await ensureTopics(client(o.brokers, 'ogclip-admin'), names, {
+        partitions: o.partitions,
+        maxMessageBytes: o.maxMessageBytes,
+        replicationFactor: -1,
+      });
+      process.stderr.write(`topics ready: ${names.join(', ')}${todo.length ? ` (created ${todo.join(', ')})` : ''}\n`);
     });
 }

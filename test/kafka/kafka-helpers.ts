@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Kafka, logLevel, type Admin, type IHeaders } from 'kafkajs';
 import { readDataset } from '../../src/sources/dataset-replay-source.js';
+import { ensureTopics } from '../../src/kafka/ensure-topics.js';
 import { HEADERS } from '../../src/kafka/kafka-message.js';
 import { interiorPoint } from '../../src/masks/interior-point.js';
 import type { FrameSource } from '../../src/sources/source.js';
@@ -21,21 +22,7 @@ export function uniqueName(prefix: string): string {
 }
 
 export async function createTopics(brokers: string[], names: string[], partitions = 1): Promise<void> {
-  const admin: Admin = kafka(brokers).admin();
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: names.map((topic) => ({
-        topic,
-        numPartitions: partitions,
-        replicationFactor: 1,
-        configEntries: [{ name: 'max.message.bytes', value: '16777216' }],
-      })),
-    });
-  } finally {
-    await admin.disconnect();
-  }
+  await ensureTopics(kafka(brokers), names, { partitions, maxMessageBytes: 16 * 2 ** 20, replicationFactor: 1 });
 }
 
 export interface TestFrame {
