@@ -3,6 +3,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { ModelFormatError } from '../errors.js';
 import type { Chw } from '../tensor/image.js';
 import type { TensorMeta } from './inference-protocol.js';
+import { OBJECT_CALL_CAP, inPlannedCalls, planCalls, type PlannedCall } from './batch-shapes.js';
 import type { ModelSpec, OnnxModel, SpecChoice, TensorSpec } from './onnx-model.js';
 import { float32, floatOutput, int64, type Feeds } from './tensor.js';
 
@@ -116,13 +117,17 @@ export class ClipVision {
   }
 
   /** images: [3,V,V] normalised. */
-  async embed(images: readonly Chw[]): Promise<VisionOutput[]> {
-    if (images.length === 0) return [];
+  embed(images: readonly Chw[]): Promise<VisionOutput[]> {
+    return inPlannedCalls(planCalls(images.length, this.model.batchShapes, OBJECT_CALL_CAP), (c) => this.#embedCall(images, c));
+  }
+
+  async #embedCall(all: readonly Chw[], c: PlannedCall): Promise<VisionOutput[]> {
+    const images = all.slice(c.start, c.start + c.rows);
     const v = this.imageSize;
     const plane = 3 * v * v;
-    const pix = new Float32Array(images.length * plane); // [B,3,V,V]
+    const pix = new Float32Array(c.size * plane); // [size,3,V,V], the padding rows zero
     images.forEach((im, i) => pix.set(im.data, i * plane));
-    const feeds: Feeds = { pixel_values: float32([images.length, 3, v, v], pix) };
+    const feeds: Feeds = { pixel_values: float32([c.size, 3, v, v], pix) };
     if (this.joint) Object.assign(feeds, dummyText(this.model));
     const tok = this.tokenOutput;
     const out = await this.model.run(feeds, tok ? ['image_embeds', tok] : ['image_embeds']);

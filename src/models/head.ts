@@ -1,3 +1,4 @@
+import { OBJECT_CALL_CAP, inPlannedCalls, paddedRows, planCalls } from './batch-shapes.js';
 import type { ModelSpec, OnnxModel } from './onnx-model.js';
 import { float32, floatOutput } from './tensor.js';
 
@@ -54,12 +55,21 @@ export class HeadPart {
     private readonly output: string,
   ) {}
 
+  /** Every input [B,...] with the same B; one output row per input row. */
   async run(inputs: Record<string, { dims: readonly number[]; data: Float32Array }>): Promise<Float32Array[]> {
-    const feeds = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, float32(v.dims, v.data)]));
-    const rows = Object.values(inputs)[0]?.dims[0] ?? 0;
+    const entries = Object.entries(inputs);
+    const rows = entries[0]?.[1].dims[0] ?? 0;
     if (rows === 0) return [];
-    const out = floatOutput(await this.model.run(feeds, [this.output]), this.output);
-    return unstack(out.data, rows);
+    return inPlannedCalls(planCalls(rows, this.model.batchShapes, OBJECT_CALL_CAP), async (c) => {
+      const feeds = Object.fromEntries(
+        entries.map(([k, v]) => [
+          k,
+          float32([c.size, ...v.dims.slice(1)], paddedRows(v.data, v.data.length / rows, c.start, c.rows, c.size)),
+        ]),
+      );
+      const out = floatOutput(await this.model.run(feeds, [this.output]), this.output); // [size,F]
+      return unstack(out.data, c.size);
+    });
   }
 
   dispose(): Promise<void> {

@@ -1,4 +1,5 @@
 import { ConfigError, ModelFormatError } from '../errors.js';
+import { OBJECT_CALL_CAP, callSizes, type BatchShapes } from './batch-shapes.js';
 import { DEFAULT_CROP, type CropSpec } from '../masks/crop.js';
 import { access } from 'node:fs/promises';
 import { CLIP_MEAN, CLIP_STD, SAM2_MEAN, SAM2_STD, dtypeFile, type Bundle, type BundleManifest, type ModelDtype } from './bundle.js';
@@ -9,7 +10,7 @@ import { InferencePool } from './inference-pool.js';
 import type { InferenceRuntime } from './inference-runtime.js';
 import { OnnxModel, type SpecFor } from './onnx-model.js';
 import { OnnxCommunitySam2, onnxCommunityDecoderSpec, onnxCommunityEncoderSpec } from './sam2-onnx-community.js';
-import type { Sam2Model } from './sam2.js';
+import type { Sam2Model, Sam2Prompt } from './sam2.js';
 import { SamExporterSam2, samExporterDecoderSpec, samExporterEncoderSpec } from './sam2-samexporter.js';
 import { defaultSessionOptions, type SessionOptions } from './session-options.js';
 
@@ -40,6 +41,8 @@ export interface ModelSet {
   readonly cropBaseline: CropSpec;
   /** The inference worker, or the pool of them (`workers` > 1), hosting every session. */
   readonly worker: InferenceRuntime;
+  /** How the adapters size their calls (the session options'). */
+  readonly batchShapes: BatchShapes;
   dispose(): Promise<void>;
 }
 
@@ -127,6 +130,7 @@ export async function openModelSet(
       head,
       cropBaseline: cropBaselineOf(m),
       worker,
+      batchShapes: options.batchShapes,
       dispose: async () => {
         await Promise.allSettled(opened.map((o) => o.dispose()));
         await worker.close();
@@ -180,41 +184,77 @@ export function requireHead(models: ModelSet): ObjectGuidedHead {
   return models.head;
 }
 
-/**
- * One run of every model at start, through the same adapters the stages use, so that the first
- * frames do not pay onnxruntime's first-run cost (graph set-up, arena growth) and a model that
- * cannot run fails before any frame is taken: on every worker of the runtime.
- */
-export async function warmUp(models: ModelSet): Promise<void> {
-  await models.worker.onEachWorker(() => warmUpOnce(models));
+/** The largest calls the stages will make: with `batchShapes`, they bound the call sizes to warm up. */
+export interface WarmUpLimits {
+  readonly framesPerCall: number; // the SAM2 encoder (batching.maxSize)
+  readonly promptsPerCall: number; // the SAM2 decoder (sam2.pointsPerBatch)
+  /**
+   * Box prompts too (prompted mode), not only the automatic grid's points. Off otherwise: the
+   * first box-only call of a decoder that needs a padding point (the factory's) fails once by
+   * design (`OnnxCommunitySam2`), and onnxruntime logs that failure.
+   */
+  readonly boxPrompts: boolean;
 }
 
-async function warmUpOnce(models: ModelSet): Promise<void> {
+/**
+ * Runs of every model at start, through the same adapters the stages use, so that frames do not
+ * pay onnxruntime's first-run cost for a shape (graph set-up, memory planning, arena growth) and
+ * a model that cannot run fails before any frame is taken: every call size the runtime's
+ * `batchShapes` can give up to `limits` (one size with exact shapes), on every worker.
+ */
+export async function warmUp(
+  models: ModelSet,
+  limits: WarmUpLimits = { framesPerCall: 1, promptsPerCall: 1, boxPrompts: false },
+): Promise<void> {
+  await models.worker.onEachWorker(() => warmUpOnce(models, limits));
+}
+
+async function warmUpOnce(models: ModelSet, limits: WarmUpLimits): Promise<void> {
+  const shapes = models.batchShapes;
   const s = models.sam2.inputSize;
-  const [emb] = await models.sam2.encode([{ data: new Float32Array(3 * s * s), channels: 3, height: s, width: s }]);
-  if (emb) {
+  const frame = { data: new Float32Array(3 * s * s), channels: 3, height: s, width: s };
+  // Frames of one encoder call: its sizes only (a call is split, never padded).
+  for (const n of callSizes(shapes, Math.min(limits.framesPerCall, models.sam2.maxEncoderBatch))) {
+    const embs = await models.sam2.encode(Array.from({ length: n }, () => frame));
+    for (const e of embs.slice(1)) models.sam2.release(e);
+    const [emb] = embs;
+    if (n > 1 || !emb) {
+      if (emb) models.sam2.release(emb);
+      continue;
+    }
     // Kept in the worker until released: a warm-up frame must not hold them for the model set's life.
-    await models.sam2.decode(emb, [{ points: [[s / 2, s / 2]], labels: [1] }], s, s).finally(() => models.sam2.release(emb));
+    try {
+      const kinds: Sam2Prompt[] = [{ points: [[s / 2, s / 2]], labels: [1] }];
+      if (limits.boxPrompts) kinds.push({ box: [s / 4, s / 4, (3 * s) / 4, (3 * s) / 4] });
+      for (const prompt of kinds)
+        for (const p of callSizes(shapes, limits.promptsPerCall))
+          await models.sam2.decode(
+            emb,
+            Array.from({ length: p }, () => prompt),
+            s,
+            s,
+          );
+    } finally {
+      models.sam2.release(emb);
+    }
   }
-  const v = models.clipVision.imageSize;
-  const [vision] = await models.clipVision.embed([{ data: new Float32Array(3 * v * v), channels: 3, height: v, width: v }]);
   await models.clipText.embed(['a photo']);
+  const v = models.clipVision.imageSize;
   const h = models.head;
-  if (!h || !vision) return;
-  const [o] = await h.objectBranch.run({
-    object_pixels: {
-      dims: [1, 3 * h.crops.length, h.objectSize, h.objectSize],
-      data: new Float32Array(3 * h.crops.length * h.objectSize ** 2),
-    },
-  });
-  const [k] = await h.maskBranch.run({ object_mask: { dims: [1, 1, h.maskSize, h.maskSize], data: new Float32Array(h.maskSize ** 2) } });
-  const clip = new Float32Array(vision.dim + vision.embeds.length);
-  const [f] = await h.fusion.run({
-    object_features: { dims: [1, o!.length], data: o! },
-    mask_features: { dims: [1, k!.length], data: k! },
-    clip_features: { dims: [1, clip.length], data: clip },
-  });
-  await h.projection.run({ fused: { dims: [1, f!.length], data: f! } });
+  for (const n of callSizes(shapes, OBJECT_CALL_CAP)) {
+    const image = { data: new Float32Array(3 * v * v), channels: 3, height: v, width: v };
+    const vision = await models.clipVision.embed(Array.from({ length: n }, () => image));
+    if (!h || !vision[0]) continue;
+    const zeros = (dims: readonly number[]) => ({ dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) });
+    const o = await h.objectBranch.run({ object_pixels: zeros([n, 3 * h.crops.length, h.objectSize, h.objectSize]) });
+    const k = await h.maskBranch.run({ object_mask: zeros([n, 1, h.maskSize, h.maskSize]) });
+    const f = await h.fusion.run({
+      object_features: zeros([n, o[0]!.length]),
+      mask_features: zeros([n, k[0]!.length]),
+      clip_features: zeros([n, vision[0].dim + vision[0].embeds.length]),
+    });
+    await h.projection.run({ fused: zeros([n, f[0]!.length]) });
+  }
 }
 
 interface EmbeddingSize {

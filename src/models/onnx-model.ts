@@ -3,6 +3,7 @@ import { ModelFormatError } from '../errors.js';
 import type { TensorMeta } from './inference-protocol.js';
 import type { RemoteSession, TensorHandle } from './inference-client.js';
 import type { InferenceRuntime } from './inference-runtime.js';
+import type { BatchShapes } from './batch-shapes.js';
 import type { SessionOptions } from './session-options.js';
 import type { Outputs, RunFeeds } from './tensor.js';
 
@@ -46,6 +47,8 @@ export class OnnxModel {
     readonly inputs: readonly TensorMeta[],
     readonly outputs: readonly TensorMeta[],
     private readonly session: RemoteSession,
+    /** How the adapters size this session's calls (the runtime's `batchShapes`). */
+    readonly batchShapes: BatchShapes,
   ) {}
 
   static async open(worker: InferenceRuntime, path: string, specFor: SpecFor, options: SessionOptions): Promise<OnnxModel> {
@@ -67,7 +70,7 @@ export class OnnxModel {
       await session.release();
       throw new ModelFormatError(`${path}: not a ${spec.format}: ${problems.join('; ')}`);
     }
-    return new OnnxModel(path, spec, session.inputs, session.outputs, session);
+    return new OnnxModel(path, spec, session.inputs, session.outputs, session, options.batchShapes);
   }
 
   hasInput(name: string): boolean {

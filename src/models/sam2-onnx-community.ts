@@ -1,6 +1,8 @@
 import type { OnnxModel, ModelSpec } from './onnx-model.js';
 import type { MaskLogits } from '../masks/mask-logits.js';
-import { embeddingsOf, type Sam2Embeddings, type Sam2Model, type Sam2Prompt } from './sam2.js';
+import { planCalls } from './batch-shapes.js';
+import type { TensorHandle } from './inference-client.js';
+import { decodeInPlannedCalls, embeddingsOf, type Sam2Embeddings, type Sam2Model, type Sam2Prompt } from './sam2.js';
 import { float32, floatOutput, int64, type RunFeeds } from './tensor.js';
 import type { Chw } from '../tensor/image.js';
 
@@ -46,10 +48,19 @@ export class OnnxCommunitySam2 implements Sam2Model {
   async encode(frames: readonly Chw[]): Promise<Sam2Embeddings[]> {
     const s = this.inputSize;
     const plane = 3 * s * s;
-    const pix = new Float32Array(frames.length * plane); // [B,3,S,S]
-    frames.forEach((f, i) => pix.set(f.data, i * plane));
-    // Kept in the worker, one handle per frame ([1,C,h,w] each): nothing comes back here.
-    const handles = await this.encoder.runKeepingPerItem({ pixel_values: float32([frames.length, 3, s, s], pix) }, EMB, frames.length);
+    const handles: TensorHandle[] = [];
+    try {
+      // Split, never padded: a padding frame costs a whole encoder pass.
+      for (const c of planCalls(frames.length, this.encoder.batchShapes, this.maxEncoderBatch, false)) {
+        const pix = new Float32Array(c.rows * plane); // [B,3,S,S]
+        for (let i = 0; i < c.rows; i++) pix.set(frames[c.start + i]!.data, i * plane);
+        // Kept in the worker, one handle per frame ([1,C,h,w] each): nothing comes back here.
+        handles.push(...(await this.encoder.runKeepingPerItem({ pixel_values: float32([c.rows, 3, s, s], pix) }, EMB, c.rows)));
+      }
+    } catch (err) {
+      for (const h of handles) h.drop(); // the frames before the failure are not returned: not to be leaked
+      throw err;
+    }
     return handles.map(embeddingsOf);
   }
 
@@ -85,6 +96,16 @@ export class OnnxCommunitySam2 implements Sam2Model {
   #boxOnlyPoints: 0 | 1 | undefined;
 
   async #decodeGroup(
+    emb: Sam2Embeddings,
+    prompts: readonly Sam2Prompt[],
+    withBox: boolean,
+    frameWidth: number,
+    frameHeight: number,
+  ): Promise<MaskLogits> {
+    return decodeInPlannedCalls(prompts, this.decoder.batchShapes, (call) => this.#decodeCall(emb, call, withBox, frameWidth, frameHeight));
+  }
+
+  async #decodeCall(
     emb: Sam2Embeddings,
     prompts: readonly Sam2Prompt[],
     withBox: boolean,

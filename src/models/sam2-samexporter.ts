@@ -2,7 +2,7 @@ import type { Chw } from '../tensor/image.js';
 import type { ModelSpec, OnnxModel } from './onnx-model.js';
 import type { MaskLogits } from '../masks/mask-logits.js';
 import type { TensorHandle } from './inference-client.js';
-import { embeddingsOf, type Sam2Embeddings, type Sam2Model, type Sam2Prompt } from './sam2.js';
+import { decodeInPlannedCalls, embeddingsOf, type Sam2Embeddings, type Sam2Model, type Sam2Prompt } from './sam2.js';
 import { float32, floatOutput, type RunFeeds } from './tensor.js';
 
 const FEATS = ['high_res_feats_0', 'high_res_feats_1', 'image_embed'] as const;
@@ -61,7 +61,11 @@ export class SamExporterSam2 implements Sam2Model {
     emb.handle.drop();
   }
 
-  async decode(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits> {
+  decode(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits> {
+    return decodeInPlannedCalls(prompts, this.decoder.batchShapes, (call) => this.#decodeCall(emb, call, frameWidth, frameHeight));
+  }
+
+  async #decodeCall(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits> {
     const sx = this.inputSize / frameWidth;
     const sy = this.inputSize / frameHeight;
     const l = prompts.length;

@@ -1,6 +1,7 @@
 import type { Box } from '../masks/mask.js';
 import type { MaskLogits } from '../masks/mask-logits.js';
 import type { Chw } from '../tensor/image.js';
+import { planCalls, type BatchShapes } from './batch-shapes.js';
 import type { TensorHandle } from './inference-client.js';
 
 /** A prompt in frame pixels: positive/negative points, a box, or both. */
@@ -64,4 +65,60 @@ export function* framesWithEmbeddings<T>(
   } finally {
     for (const e of embeddings) model.release(e);
   }
+}
+
+/**
+ * A decoder call for any number of prompts, as calls of the sizes `batchShapes` plans: each
+ * call's prompts padded with copies of its first (a valid prompt of the frame, so the padding
+ * rows cannot fail where the real ones would not), the padding rows' outputs dropped, and the
+ * calls' outputs concatenated in prompt order. `runCall` runs exactly the prompts it is given.
+ */
+export async function decodeInPlannedCalls(
+  prompts: readonly Sam2Prompt[],
+  shapes: BatchShapes,
+  runCall: (prompts: readonly Sam2Prompt[]) => Promise<MaskLogits>,
+): Promise<MaskLogits> {
+  const calls = planCalls(prompts.length, shapes);
+  const parts: MaskLogits[] = [];
+  for (const c of calls) {
+    const chunk = prompts.slice(c.start, c.start + c.rows);
+    const padded = c.size > c.rows ? [...chunk, ...Array.from({ length: c.size - c.rows }, () => chunk[0]!)] : chunk;
+    parts.push(firstPrompts(await runCall(padded), c.rows));
+  }
+  return parts.length === 1 ? parts[0]! : concatPrompts(parts);
+}
+
+/** The first `p` prompts' outputs (views, no copy). */
+function firstPrompts(d: MaskLogits, p: number): MaskLogits {
+  const k = d.masksPerPrompt;
+  if (d.objectScore.length === p) return d;
+  return {
+    maskSize: d.maskSize,
+    masksPerPrompt: k,
+    logits: d.logits.subarray(0, p * k * d.maskSize * d.maskSize),
+    iou: d.iou.subarray(0, p * k),
+    objectScore: d.objectScore.subarray(0, p),
+  };
+}
+
+function concatPrompts(parts: readonly MaskLogits[]): MaskLogits {
+  const [first] = parts;
+  if (parts.some((d) => d.maskSize !== first!.maskSize || d.masksPerPrompt !== first!.masksPerPrompt))
+    throw new Error('the SAM2 decoder returned masks of different sizes for one frame');
+  const cat = (pick: (d: MaskLogits) => Float32Array) => {
+    const out = new Float32Array(parts.reduce((n, d) => n + pick(d).length, 0));
+    let at = 0;
+    for (const d of parts) {
+      out.set(pick(d), at);
+      at += pick(d).length;
+    }
+    return out;
+  };
+  return {
+    maskSize: first!.maskSize,
+    masksPerPrompt: first!.masksPerPrompt,
+    logits: cat((d) => d.logits),
+    iou: cat((d) => d.iou),
+    objectScore: cat((d) => d.objectScore),
+  };
 }

@@ -1,3 +1,5 @@
+import type { BatchShapes } from './batch-shapes.js';
+
 /** Execution providers a topology may ask for; CUDA needs onnxruntime-node's CUDA files. */
 export type ExecutionProvider = 'cpu' | { readonly name: 'cuda'; readonly deviceId?: number };
 
@@ -15,6 +17,8 @@ export interface SessionOptions {
    * next session's run (a demo frame's decoder calls ran about twice as slowly with it on).
    */
   readonly spinning: boolean;
+  /** How the adapters size their calls' batch axis (`batch-shapes.ts`). */
+  readonly batchShapes: BatchShapes;
 }
 
 export const defaultSessionOptions: SessionOptions = {
@@ -24,6 +28,7 @@ export const defaultSessionOptions: SessionOptions = {
   graphOptimizationLevel: 'all',
   enableCpuMemArena: true,
   spinning: false,
+  batchShapes: 'powers-of-two',
 };
 
 /** onnxruntime session config entries (`extra`) for these options. */

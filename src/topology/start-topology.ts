@@ -47,6 +47,7 @@ export function sessionOptionsOf(t: Topology): SessionOptions {
     graphOptimizationLevel: t.runtime.graphOptimizationLevel,
     enableCpuMemArena: true,
     spinning: t.runtime.spinning,
+    batchShapes: t.runtime.batchShapes,
   };
 }
 
@@ -121,7 +122,12 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
   // sink that cannot start leaves no consumer or producer holding the process open.
   const opened: { close(): Promise<void> }[] = [];
   try {
-    if (owned) await warmUp(models);
+    if (owned)
+      await warmUp(models, {
+        framesPerCall: t.batching.maxSize,
+        promptsPerCall: t.sam2.pointsPerBatch,
+        boxPrompts: t.sam2.mode === 'prompted',
+      });
     const labels = await LabelSet.create(models.clipText, t.labels.list ?? models.bundle.manifest.labels, t.labels.template);
     const stages = buildStages(t, models, labels);
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));

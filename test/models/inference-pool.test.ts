@@ -6,6 +6,7 @@ import { from, lastValueFrom, toArray } from 'rxjs';
 import { ConfigError } from '../../src/errors.js';
 import { readBundle } from '../../src/models/bundle.js';
 import { InferenceClient, InferenceRuntimeError, type RuntimeStatus, type SupervisionOptions } from '../../src/models/inference-client.js';
+import { OBJECT_CALL_CAP, callSizes } from '../../src/models/batch-shapes.js';
 import { InferencePool, poolSize } from '../../src/models/inference-pool.js';
 import { openModelSet, warmUp } from '../../src/models/model-set.js';
 import type { InferenceRuntime } from '../../src/models/inference-runtime.js';
@@ -177,8 +178,11 @@ test('warming a model set up runs every model on every worker of the pool', asyn
   const pool = models.worker as InferencePool;
   t.is(pool.size, 3);
   await warmUp(models);
-  // encoder, decoder, CLIP vision and text, the head's four parts: 8 runs on each worker
-  t.deepEqual(pool.runsPerWorker, [8, 8, 8]);
+  // On each worker: the encoder and the decoder once (one frame, one prompt: the default limits),
+  // CLIP text once, and CLIP vision and the head's four parts at each object call size (1..64).
+  const perWorker = 1 + 1 + 1 + 5 * callSizes('powers-of-two', OBJECT_CALL_CAP).length;
+  t.is(perWorker, 38);
+  t.deepEqual(pool.runsPerWorker, [perWorker, perWorker, perWorker]);
   t.is(pool.keptHandles, 0);
 });
 

@@ -143,6 +143,10 @@ export interface Topology {
      */
     spinning: boolean;
     /**
+     * batch sizes of the model calls: powers-of-two (1, 2, 4, ... rows, padded by at most a quarter or split; each size run once at start, so no new shape pays onnxruntime's set-up mid-stream) or exact (as many rows as the data has)
+     */
+    batchShapes: 'powers-of-two' | 'exact';
+    /**
      * an inference request unanswered this long means the worker hangs: it is terminated, restarted and its requests sent again
      */
     requestTimeoutMs: number;
