@@ -16,7 +16,7 @@ import { readBundle } from '../src/models/bundle.js';
 import { openModelSet, warmUp } from '../src/models/model-set.js';
 import { readDataset } from '../src/sources/dataset-replay-source.js';
 import { loadTopology } from '../src/topology/load-topology.js';
-import { sessionOptionsOf, startTopology, supervisionOf } from '../src/topology/start-topology.js';
+import { sessionOptionsOf, startTopology, supervisionOf, warmUpLimitsOf } from '../src/topology/start-topology.js';
 import type { Topology } from '../src/topology/topology.js';
 
 const { values: args } = parseArgs({
@@ -39,7 +39,8 @@ const repeats = Number(args.repeats);
 const kafka = new Kafka({ clientId: 'delivery-bench', brokers, logLevel: logLevel.NOTHING });
 const base = await loadTopology(args.topology!);
 const models = await openModelSet(await readBundle(base.bundle), sessionOptionsOf(base), supervisionOf(base));
-await warmUp(models);
+// Every call size the topology makes; box prompts too with --prompted.
+await warmUp(models, { ...warmUpLimitsOf(base), boxPrompts: args.prompted || base.sam2.mode === 'prompted' });
 
 // The input messages, made once: raw JPEG bytes with headers, keyed by frame (spread over the partitions).
 const entries = (await readDataset(args.dataset!)).slice(0, frames);

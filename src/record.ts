@@ -38,6 +38,7 @@ export interface ObjectBase {
   readonly index: number;
   readonly prompt: Sam2Prompt;
   readonly mask: Mask;
+  /** The mask's tight box (`maskBox`), [0, 0, 0, 0] when the mask is empty: later stages read it instead of scanning the frame. */
   readonly box: Box;
   readonly score: number; // predicted IoU of the chosen mask
 }

@@ -14,6 +14,11 @@ export function maskArea(m: Mask): number {
   return n;
 }
 
+/** A box, or undefined when it has no area (an empty mask's [0, 0, 0, 0]). */
+export function nonEmptyBox(b: Box): Box | undefined {
+  return b[2] > b[0] && b[3] > b[1] ? b : undefined;
+}
+
 /** The tight box of a mask, or undefined when the mask is empty. */
 export function maskBox(m: Mask): Box | undefined {
   let x1 = m.width;

@@ -1,6 +1,6 @@
 import type { MaskLogits } from './mask-logits.js';
 import { bilinearAxis, resize } from '../tensor/resize.js';
-import { boxIou, boxMask, maskArea, maskBox, type Box, type Mask } from './mask.js';
+import { boxIou, boxMask, maskBox, type Box, type Mask } from './mask.js';
 
 /** The low-resolution logits of mask k of prompt p, upsampled to the frame (bilinear). */
 export function upsampleLogits(d: MaskLogits, p: number, k: number, width: number, height: number): Float32Array {
@@ -49,8 +49,8 @@ export function bestMask(d: MaskLogits, p: number): number {
 }
 
 export function candidateFrom(mask: Mask, score: number, prompt: number): Candidate | undefined {
-  const box = maskBox(mask);
-  return box && maskArea(mask) > 0 ? { mask, box, score, prompt } : undefined;
+  const box = maskBox(mask); // defined only for a mask with pixels
+  return box ? { mask, box, score, prompt } : undefined;
 }
 
 /**
@@ -137,6 +137,24 @@ export class LowResMask {
   upsample(logits: Float32Array): Float32Array {
     const m = this.maskSize;
     return resize({ data: logits, channels: 1, height: m, width: m }, this.height, this.width).data;
+  }
+
+  /**
+   * The upsampled mask (logits > t) at frame size, exactly `threshold(upsample(logits))`, with only
+   * the pixels inside `box` computed: `box` is the mask's box as `figures` gave it (no pixel
+   * outside passes), so the cost grows with the object, not the frame. No box: an empty mask.
+   */
+  mask(logits: Float32Array, box: Box | undefined, t = 0): Mask {
+    const { width, height } = this;
+    if (!this.xs || !this.ys) return threshold(this.upsample(logits), width, height, t);
+    const data = new Uint8Array(width * height);
+    if (box) {
+      for (let oy = box[1]; oy < box[3]; oy++) {
+        const row = oy * width;
+        for (let ox = box[0]; ox < box[2]; ox++) if (this.pixel(logits, ox, oy) > t) data[row + ox] = 1;
+      }
+    }
+    return { data, width, height };
   }
 
   /** The upsampled logit of the frame pixel that holds (x, y). */
@@ -297,19 +315,19 @@ export function nmsLowRes(candidates: readonly LowResCandidate[], iouThreshold: 
 
 /**
  * The generator's output from its low-res candidates: box NMS, the first `maxObjects`, and only
- * those upsampled to frame size (`upsample`, injectable for tests).
+ * those made into frame-size masks (`toMask`, injectable for tests), inside their boxes.
  */
 export function finishCandidates(
   candidates: readonly LowResCandidate[],
   f: AutomaticFilters,
   view: LowResMask,
-  upsample: (logits: Float32Array) => Float32Array = (l) => view.upsample(l),
+  toMask: (logits: Float32Array, box: Box) => Mask = (l, box) => view.mask(l, box),
 ): Candidate[] {
   const out: Candidate[] = [];
   for (const c of nmsLowRes(candidates, f.boxNmsThresh)) {
     if (out.length >= f.maxObjects) break;
-    const mask = candidateFrom(threshold(upsample(c.logits), view.width, view.height), c.score, c.prompt);
-    if (mask) out.push(mask); // never empty: its box said so (kept as a guard)
+    // c.box is the mask's exact box at frame size (`figures`): the candidate's, with no rescan.
+    out.push({ mask: toMask(c.logits, c.box), box: c.box, score: c.score, prompt: c.prompt });
   }
   return out;
 }

@@ -4,7 +4,7 @@ import { stack } from '../models/head.js';
 import type { ObjectGuidedHead } from '../models/model-set.js';
 import { inferInBatches, type ModelBatching } from '../operators/infer-in-batches.js';
 import { imageOf, objectBase, objectsAt, type BranchedObject, type FrameImage, type FrameRecord, type SegmentedObject } from '../record.js';
-import { maskBox, type Box, type Mask } from '../masks/mask.js';
+import { nonEmptyBox, type Box, type Mask } from '../masks/mask.js';
 import { maskInput, maskedCrop, poolTokens } from '../masks/crop.js';
 import type { Planes } from '../tensor/image.js';
 import { rowsInOrder } from './model-rows.js';
@@ -43,7 +43,7 @@ export function branchesStage(options: BranchesOptions): OperatorFunction<FrameR
       for (const { image, objects } of frames) {
         const v = nextVision();
         for (const o of objects) {
-          const box = maskBox(o.mask); // the one scan of the frame's mask; the rest reads inside it
+          const box = nonEmptyBox(o.box); // the mask's tight box, from the sam2 stage: nothing here scans the frame
           pixels.push(objectCrops(image.clipFrame, o.mask, head, box)); // [3K,R,R]
           masks.push(maskInput(o.mask, head.maskSize, box).data); // [1,M,M]
           clipFeatures.push(poolTokens(v.hidden, v.tokens, v.dim, v.embeds, o.mask, box)); // [Dv+E]

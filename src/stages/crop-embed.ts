@@ -3,6 +3,7 @@ import type { ClipVision } from '../models/clip.js';
 import { inferInBatches, type ModelBatching } from '../operators/infer-in-batches.js';
 import { imageOf, objectBase, objectsAt, type EmbeddedObject, type FrameImage, type FrameRecord, type SegmentedObject } from '../record.js';
 import { maskedCrop, type CropSpec } from '../masks/crop.js';
+import { nonEmptyBox } from '../masks/mask.js';
 import { l2normalise } from '../tensor/vector.js';
 import { rowsInOrder } from './model-rows.js';
 
@@ -33,7 +34,7 @@ export function cropEmbedStage(options: CropEmbedOptions): OperatorFunction<Fram
         if (image) frames.push({ r, image, objects });
       }
       const crops = frames.flatMap(
-        ({ image, objects }) => objects.map((o) => maskedCrop(image.clipFrame, o.mask, clipVision.imageSize, crop)), // [3,V,V] each
+        ({ image, objects }) => objects.map((o) => maskedCrop(image.clipFrame, o.mask, clipVision.imageSize, crop, nonEmptyBox(o.box))), // [3,V,V] each
       );
       if (crops.length === 0) return;
       const out = await clipVision.embed(crops);

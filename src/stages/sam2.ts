@@ -1,5 +1,6 @@
 import type { OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
+import type { Box, Mask } from '../masks/mask.js';
 import type { MaskLogits } from '../masks/mask-logits.js';
 import {
   bestMask,
@@ -8,8 +9,6 @@ import {
   lowResCandidates,
   nmsLowRes,
   promptedCandidate,
-  threshold,
-  upsampleLogits,
   type AutomaticFilters,
   type Candidate,
   type LowResCandidate,
@@ -108,8 +107,8 @@ export interface AutomaticMaskRun {
   readonly options: AutomaticOptions;
   /** The decoder on this frame's embeddings, at most pointsPerBatch prompts a call. */
   decode(chunk: readonly Sam2Prompt[]): Promise<MaskLogits>;
-  /** Low-res logits to frame size (default: as `upsampleLogits`); tests count the calls. */
-  readonly upsample?: (logits: Float32Array) => Float32Array;
+  /** Low-res logits to the frame-size mask inside its box (default: `LowResMask.mask`); tests count the calls. */
+  readonly toMask?: (logits: Float32Array, box: Box) => Mask;
   /** Stride of the first pass (default COARSEST_STRIDE); 1: every point in one pass. */
   readonly coarsestStride?: number;
 }
@@ -147,7 +146,7 @@ export async function automaticMasks(run: AutomaticMaskRun): Promise<{ candidate
       prompted.push(...points);
     }
   }
-  return { candidates: view ? finishCandidates(found, a, view, run.upsample) : [], prompted };
+  return { candidates: view ? finishCandidates(found, a, view, run.toMask) : [], prompted };
 }
 
 /**
@@ -203,10 +202,20 @@ export function sam2Stage(options: Sam2StageOptions): OperatorFunction<FrameReco
           for (let start = 0; start < w.prompts.length; start += a.pointsPerBatch) {
             const chunk = w.prompts.slice(start, start + a.pointsPerBatch);
             const d = await model.decode(embedding, chunk, width, height);
+            const view = new LowResMask(d.maskSize, width, height);
+            const m2 = d.maskSize * d.maskSize;
             for (const [p, given] of chunk.entries()) {
               const k = bestMask(d, p);
-              const mask = threshold(upsampleLogits(d, p, k, width, height), width, height);
-              candidates.push({ ...promptedCandidate(mask, d.iou[p * d.masksPerPrompt + k]!, start + p, given.box), given });
+              const off = (p * d.masksPerPrompt + k) * m2;
+              const logits = d.logits.subarray(off, off + m2);
+              // The mask's box first (from the low-res logits), then only the pixels inside it.
+              const box = view.figures(logits, 0, 0).box;
+              const mask = view.mask(logits, box);
+              const score = d.iou[p * d.masksPerPrompt + k]!;
+              candidates.push({
+                ...(box ? { mask, box, score, prompt: start + p } : promptedCandidate(mask, score, start + p, given.box)),
+                given,
+              });
             }
           }
         }

@@ -2,7 +2,7 @@ import { map, type OperatorFunction } from 'rxjs';
 import { ConfigError } from '../errors.js';
 import { readBundle } from '../models/bundle.js';
 import { LabelSet } from '../models/label-set.js';
-import { openModelSet, warmUp, type ModelSet } from '../models/model-set.js';
+import { openModelSet, warmUp, type ModelSet, type WarmUpLimits } from '../models/model-set.js';
 import type { SupervisionOptions } from '../models/inference-client.js';
 import { poolSize } from '../models/inference-pool.js';
 import type { SessionOptions } from '../models/session-options.js';
@@ -54,6 +54,11 @@ export function sessionOptionsOf(t: Topology): SessionOptions {
 /** Inference workers of a topology (`runtime.workers`, 0: from the cores and intraOpNumThreads). */
 export function workersOf(t: Topology): number {
   return poolSize(t.runtime.workers, t.runtime.intraOpNumThreads);
+}
+
+/** The largest model calls a topology's stages make: what `warmUp` covers. */
+export function warmUpLimitsOf(t: Topology): WarmUpLimits {
+  return { framesPerCall: t.batching.maxSize, promptsPerCall: t.sam2.pointsPerBatch, boxPrompts: t.sam2.mode === 'prompted' };
 }
 
 export function supervisionOf(t: Topology): SupervisionOptions {
@@ -122,12 +127,7 @@ export async function startTopology(t: Topology, options: StartOptions = {}): Pr
   // sink that cannot start leaves no consumer or producer holding the process open.
   const opened: { close(): Promise<void> }[] = [];
   try {
-    if (owned)
-      await warmUp(models, {
-        framesPerCall: t.batching.maxSize,
-        promptsPerCall: t.sam2.pointsPerBatch,
-        boxPrompts: t.sam2.mode === 'prompted',
-      });
+    if (owned) await warmUp(models, warmUpLimitsOf(t));
     const labels = await LabelSet.create(models.clipText, t.labels.list ?? models.bundle.manifest.labels, t.labels.template);
     const stages = buildStages(t, models, labels);
     const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));

@@ -1,6 +1,6 @@
 import test from 'ava';
 import type { MaskLogits } from '../../src/masks/mask-logits.js';
-import { maskBox } from '../../src/masks/mask.js';
+import { maskBox, type Box } from '../../src/masks/mask.js';
 import { LowResMask, stabilityScore, threshold, upsampleLogits } from '../../src/masks/postprocess.js';
 import type { Sam2Prompt } from '../../src/models/sam2.js';
 import { automaticMasks, gridPasses, pointGrid, samAutomaticDefaults, type AutomaticOptions } from '../../src/stages/sam2.js';
@@ -42,7 +42,7 @@ const single = (logits: Float32Array, m: number): MaskLogits => ({
   objectScore: new Float32Array([1]),
 });
 
-test('low-res figures are those of the upsampled mask, bit for bit (enlarging, mixed axes, same size, shrinking)', (t) => {
+test('low-res figures and masks are those of the upsampled mask, bit for bit (enlarging, mixed axes, same size, shrinking)', (t) => {
   const sizes: [number, number, number][] = [
     [64, 256, 256],
     [64, 300, 200],
@@ -64,6 +64,9 @@ test('low-res figures are those of the upsampled mask, bit for bit (enlarging, m
         t.is(got.stability, stabilityScore(up, 0, offset), label);
         t.deepEqual(got.box, maskBox(threshold(up, width, height)), label);
       }
+      // The mask made inside its box only is the thresholded upsampled mask, pixel for pixel.
+      const { box } = view.figures(logits, 0, 1);
+      t.deepEqual(view.mask(logits, box), threshold(up, width, height), `${m} -> ${width}x${height}: mask inside its box`);
       for (const [x, y] of [
         [0, 0],
         [width / 2 + 0.3, height / 3],
@@ -166,14 +169,14 @@ test('a candidate rejected at low resolution is never upsampled: only the surviv
   });
   const upsampled: number[] = [];
   const view = new LowResMask(M, W, W);
-  const upsample = (l: Float32Array) => {
+  const toMask = (l: Float32Array, box: Box) => {
     upsampled.push(-100 - l[M * M - 1]!);
-    return view.upsample(l);
+    return view.mask(l, box);
   };
   for (const coarsestStride of [2, 1]) {
     upsampled.length = 0;
     const grid = pointGrid(4, W, W);
-    const { candidates } = await automaticMasks({ grid, width: W, height: W, options, decode, upsample, coarsestStride });
+    const { candidates } = await automaticMasks({ grid, width: W, height: W, options, decode, toMask, coarsestStride });
     t.deepEqual(
       candidates.map((c) => c.box),
       [
