@@ -7,7 +7,11 @@
  *   real size it was most of a short run's time). With a few sizes, `warmUp` runs each once at
  *   start. A call is padded up to the next size when the padding costs at most a quarter of its
  *   rows, else split (37 rows: 32 + 4 + 1 rather than 64), so padding never wastes much model time.
- * exact: one call of exactly the rows asked for (the shapes onnxruntime sees vary with the data).
+ * exact: calls of exactly the rows asked for (the shapes onnxruntime sees vary with the data),
+ *   cut at the same caps.
+ * Other axes still vary with the data and are not warmed: points per prompt beyond one click
+ * (several clicks, a box with clicks), the label count of a label-set update, and a worker that
+ * supervision restarted starts cold.
  */
 export type BatchShapes = 'powers-of-two' | 'exact';
 
@@ -19,9 +23,9 @@ export interface PlannedCall {
 }
 
 /**
- * The most rows (objects) of one CLIP vision or head call: bounds one call's memory (a batch of
- * four frames of 100 objects each, at ViT-B/32's 224 x 224, is 240 MB of pixels) and the sizes
- * `warmUp` runs.
+ * The most rows (objects) of one CLIP vision or head call: bounds what one request sends to the
+ * worker and what onnxruntime holds for it (400 crops at ViT-B/32's 224 x 224 are 240 MB in one
+ * tensor; the stage still builds every crop of its micro-batch first), and the sizes `warmUp` runs.
  */
 export const OBJECT_CALL_CAP = 64;
 
@@ -67,11 +71,16 @@ export function planCalls(n: number, shapes: BatchShapes, cap = Number.POSITIVE_
   return calls;
 }
 
-/** Every call size `planCalls` can give with this cap: what `warmUp` runs once each. */
-export function callSizes(shapes: BatchShapes, cap: number): number[] {
+/**
+ * Every call size `planCalls` gives for batches of at most `maxRows` rows: what `warmUp` runs
+ * once each. `capped`: maxRows is also the plan's cap (calls never exceed it); otherwise a batch
+ * of maxRows rows may be padded up to the next power of two.
+ */
+export function callSizes(shapes: BatchShapes, maxRows: number, capped = true): number[] {
   if (shapes === 'exact') return [1];
+  const top = capped ? largestPowerOfTwoAtMost(maxRows) : 2 ** Math.ceil(Math.log2(maxRows));
   const sizes: number[] = [];
-  for (let s = 1; s <= cap; s *= 2) sizes.push(s);
+  for (let s = 1; s <= top; s *= 2) sizes.push(s);
   return sizes;
 }
 

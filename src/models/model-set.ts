@@ -189,9 +189,10 @@ export interface WarmUpLimits {
   readonly framesPerCall: number; // the SAM2 encoder (batching.maxSize)
   readonly promptsPerCall: number; // the SAM2 decoder (sam2.pointsPerBatch)
   /**
-   * Box prompts too (prompted mode), not only the automatic grid's points. Off otherwise: the
-   * first box-only call of a decoder that needs a padding point (the factory's) fails once by
-   * design (`OnnxCommunitySam2`), and onnxruntime logs that failure.
+   * Box-only prompts too (prompted mode). Off otherwise: the first box-only call of a decoder that
+   * needs a padding point (the factory's) fails once by design (`OnnxCommunitySam2`), and
+   * onnxruntime logs that failure; a box with a click, the same shape for such a decoder, is
+   * always warmed.
    */
   readonly boxPrompts: boolean;
 }
@@ -224,10 +225,17 @@ async function warmUpOnce(models: ModelSet, limits: WarmUpLimits): Promise<void>
     }
     // Kept in the worker until released: a warm-up frame must not hold them for the model set's life.
     try {
-      const kinds: Sam2Prompt[] = [{ points: [[s / 2, s / 2]], labels: [1] }];
-      if (limits.boxPrompts) kinds.push({ box: [s / 4, s / 4, (3 * s) / 4, (3 * s) / 4] });
+      // A click (the automatic grid's shape) and a box with a click (a box-only prompt's shape for
+      // decoders that need a padding point, as the factory's); box-only prompts too in prompted mode.
+      const box = [s / 4, s / 4, (3 * s) / 4, (3 * s) / 4] as const;
+      const kinds: Sam2Prompt[] = [
+        { points: [[s / 2, s / 2]], labels: [1] },
+        { points: [[s / 2, s / 2]], labels: [1], box },
+      ];
+      if (limits.boxPrompts) kinds.push({ box });
+      // A batch of promptsPerCall prompts may be padded up to the next power of two.
       for (const prompt of kinds)
-        for (const p of callSizes(shapes, limits.promptsPerCall))
+        for (const p of callSizes(shapes, limits.promptsPerCall, false))
           await models.sam2.decode(
             emb,
             Array.from({ length: p }, () => prompt),

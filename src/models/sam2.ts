@@ -78,6 +78,8 @@ export async function decodeInPlannedCalls(
   shapes: BatchShapes,
   runCall: (prompts: readonly Sam2Prompt[]) => Promise<MaskLogits>,
 ): Promise<MaskLogits> {
+  if (prompts.length === 0)
+    return { maskSize: 0, masksPerPrompt: 0, logits: new Float32Array(0), iou: new Float32Array(0), objectScore: new Float32Array(0) };
   const calls = planCalls(prompts.length, shapes);
   const parts: MaskLogits[] = [];
   for (const c of calls) {

@@ -29,9 +29,20 @@ test('exact calls take the rows as they come, cut only at the cap', (t) => {
 });
 
 test('every plan covers its rows once, in order, with sizes warm-up runs', (t) => {
-  for (const cap of [1, 4, 64, 100]) {
-    const warmed = new Set(callSizes('powers-of-two', cap));
-    for (let n = 1; n <= 300; n++) {
+  // Capped plans (objects, encoder frames) up to 300 rows; uncapped ones (decoder prompts, at most
+  // pointsPerBatch a call, which padding may round up) up to the most rows warm-up is told of.
+  const plans: [number | undefined, number][] = [
+    [1, 300],
+    [4, 300],
+    [64, 300],
+    [100, 300],
+    [undefined, 64],
+    [undefined, 100],
+    [undefined, 110],
+  ];
+  for (const [cap, most] of plans) {
+    const warmed = new Set(cap === undefined ? callSizes('powers-of-two', most, false) : callSizes('powers-of-two', cap));
+    for (let n = 1; n <= most; n++) {
       const calls = planCalls(n, 'powers-of-two', cap);
       let next = 0;
       for (const c of calls) {
@@ -97,7 +108,7 @@ test('padded and split calls give each row what an exact call gives it', async (
     for (const e of ea) padded.sam2.release(e);
     for (const e of eb) exact.sam2.release(e);
   });
-  t.is(ea.length, 3, 'an encoder batch of 3 frames split into 2 + 1');
+  t.is(ea.length, 3, 'one embedding set per frame of an encoder batch of 3 (calls of 2 and 1)');
   for (const n of [5, 7]) {
     const prompts = Array.from({ length: n }, (_, i): Sam2Prompt => ({ points: [[20 + 30 * i, 40 + 20 * i]], labels: [1] }));
     const [a, b] = await Promise.all([padded.sam2.decode(ea[2]!, prompts, s, s), exact.sam2.decode(eb[2]!, prompts, s, s)]);
@@ -106,4 +117,5 @@ test('padded and split calls give each row what an exact call gives it', async (
     close(t, a.iou, b.iou, `decoder IoU, ${n} prompts`);
     close(t, a.objectScore, b.objectScore, `decoder object scores, ${n} prompts`);
   }
+  t.is((await padded.sam2.decode(ea[2]!, [], s, s)).objectScore.length, 0, 'no prompts, no call, no rows');
 });

@@ -178,10 +178,10 @@ test('warming a model set up runs every model on every worker of the pool', asyn
   const pool = models.worker as InferencePool;
   t.is(pool.size, 3);
   await warmUp(models);
-  // On each worker: the encoder and the decoder once (one frame, one prompt: the default limits),
-  // CLIP text once, and CLIP vision and the head's four parts at each object call size (1..64).
-  const perWorker = 1 + 1 + 1 + 5 * callSizes('powers-of-two', OBJECT_CALL_CAP).length;
-  t.is(perWorker, 38);
+  // On each worker, with the default limits (one frame, one prompt a call): the encoder once, the
+  // decoder once with a click and once with a box and a click, CLIP text once, and CLIP vision
+  // and the head's four parts at each object call size (1, 2, 4, ... 64).
+  const perWorker = 1 + 2 + 1 + 5 * callSizes('powers-of-two', OBJECT_CALL_CAP).length;
   t.deepEqual(pool.runsPerWorker, [perWorker, perWorker, perWorker]);
   t.is(pool.keptHandles, 0);
 });

@@ -143,7 +143,7 @@ export interface Topology {
      */
     spinning: boolean;
     /**
-     * batch sizes of the model calls: powers-of-two (1, 2, 4, ... rows, padded by at most a quarter or split; each size run once at start, so no new shape pays onnxruntime's set-up mid-stream) or exact (as many rows as the data has)
+     * batch sizes of the model calls: powers-of-two (1, 2, 4, ... rows, padded by at most a quarter or split; each size run once at start, so a new object or prompt count does not pay onnxruntime's set-up mid-stream) or exact (as many rows as the data has); both at most 64 objects a call
      */
     batchShapes: 'powers-of-two' | 'exact';
     /**
