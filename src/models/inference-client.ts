@@ -212,6 +212,18 @@ export class InferenceClient {
     return this.#handles.size;
   }
 
+  /**
+   * Gives output buffers the caller is done with back to the worker, to be filled with later
+   * outputs of the same size instead of sending new ones (see the worker's `spare`). The arrays
+   * (and any other view of their buffers) are unusable afterwards. Only whole buffers of at least
+   * RECYCLE_MIN_BYTES are given; others, and all while the worker restarts, are left to the GC.
+   */
+  recycle(arrays: readonly ArrayBufferView[]): void {
+    if (this.#closed || this.#status !== 'running') return;
+    const buffers = recyclable(arrays);
+    if (buffers.length > 0) this.#worker.postMessage({ kind: 'recycle', id: 0, buffers } satisfies WorkerRequest, buffers);
+  }
+
   /** Called on every status change, with the reason for a restart or a failure. */
   onStatus(listener: (s: RuntimeStatus, why?: string) => void): () => void {
     this.#listeners.add(listener);
@@ -556,4 +568,19 @@ export class InferenceClient {
       r.reject(err);
     }
   }
+}
+
+/** Below this, a buffer is not worth a message: small outputs (scores) are left to the GC. */
+const RECYCLE_MIN_BYTES = 64 * 1024;
+
+/** The distinct, whole, transferable buffers of `arrays` worth giving back. */
+export function recyclable(arrays: readonly ArrayBufferView[]): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const a of arrays) {
+    const b = a.buffer;
+    if (!(b instanceof ArrayBuffer) || b.byteLength < RECYCLE_MIN_BYTES) continue; // shared, detached or small
+    if (a.byteOffset !== 0 || a.byteLength !== b.byteLength) continue; // a view of part: the rest may be in use
+    out.add(b);
+  }
+  return [...out];
 }

@@ -31,6 +31,7 @@ export class InferencePool implements InferenceRuntime {
   readonly #listeners = new Set<(s: RuntimeStatus, why?: string) => void>();
   #status: RuntimeStatus = 'running';
   #turn = 0;
+  #recycleTurn = 0;
   /** The worker every run not fed kept tensors goes to, during onEachWorker. */
   #pinned: number | undefined;
 
@@ -108,6 +109,11 @@ export class InferencePool implements InferenceRuntime {
       runKeeping: (feeds, keep, items): Promise<TensorHandle[]> => pick(feeds).runKeeping(feeds, keep, items),
       release: async () => void (await Promise.allSettled(sessions.map((s) => s.release()))),
     };
+  }
+
+  /** Buffers go to the workers in turn: any worker can fill any buffer. */
+  recycle(arrays: readonly ArrayBufferView[]): void {
+    this.#clients[this.#recycleTurn++ % this.#clients.length]!.recycle(arrays);
   }
 
   async onEachWorker(work: () => Promise<void>): Promise<void> {

@@ -30,6 +30,11 @@ export type WorkerRequest =
     }
   /** Copies kept outputs back (tests, debugging); the handle stays. */
   | { readonly kind: 'read'; readonly id: number; readonly handle: number; readonly outputs: readonly string[] }
+  /**
+   * Output buffers the client is done with, transferred back to be filled with later outputs of
+   * the same size. Not answered (id 0).
+   */
+  | { readonly kind: 'recycle'; readonly id: number; readonly buffers: readonly ArrayBuffer[] }
   /** Frees kept outputs; unknown handles are ignored. Not answered (id 0). */
   | { readonly kind: 'drop'; readonly id: number; readonly handles: readonly number[] }
   | { readonly kind: 'release'; readonly id: number; readonly session: number }

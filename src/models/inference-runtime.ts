@@ -20,5 +20,11 @@ export interface InferenceRuntime {
    * which stay with their worker) all sent to that worker: a warm-up that must reach every one.
    */
   onEachWorker(work: () => Promise<void>): Promise<void>;
+  /**
+   * Gives output buffers the caller is done with back to a worker, which fills them with later
+   * outputs of the same size: the main thread's heap then sees the same buffers again instead of
+   * a new allocation per run. The arrays and every view of their buffers are unusable afterwards.
+   */
+  recycle(arrays: readonly ArrayBufferView[]): void;
   close(): Promise<void>;
 }

@@ -52,9 +52,39 @@ function fromOrt(t: ort.Tensor): Tensor {
   throw new TypeError(`unsupported output element type ${t.type}`);
 }
 
-/** A tensor to transfer: its own buffer, a copy where it is a view or where it is also kept. */
-function toSend(t: Tensor, copy: boolean): Tensor {
-  if (t.type === 'float32') return { ...t, data: copy ? t.data.slice() : own(t.data) };
+/**
+ * Buffers the client gave back (`recycle`), by byte length, at most SPARE_BYTES in all. An output
+ * is copied into one of its size (a memory copy, cheap beside a model run) and that is sent
+ * instead of onnxruntime's own buffer: the main thread then gets the same few buffers back over
+ * and over, where each new one it received counted toward its next full garbage collection
+ * (the demo's decoder outputs, 12.6 MB a frame, set one off every frame or two).
+ */
+const spare = new Map<number, ArrayBuffer[]>();
+const SPARE_BYTES = 64 * 1024 * 1024;
+let spareBytes = 0;
+
+export function takeSpare(bytes: number): ArrayBuffer | undefined {
+  const b = spare.get(bytes)?.pop();
+  if (b) spareBytes -= bytes;
+  return b;
+}
+
+export function giveSpare(buffers: readonly ArrayBuffer[]): void {
+  for (const b of buffers) {
+    if (b.byteLength === 0 || spareBytes + b.byteLength > SPARE_BYTES) continue; // detached, or over the bound: left to the GC
+    spare.set(b.byteLength, [...(spare.get(b.byteLength) ?? []), b]);
+    spareBytes += b.byteLength;
+  }
+}
+
+/** A tensor to transfer: a spare buffer filled with it, else its own buffer, a copy where it is a view or where it is also kept. */
+export function toSend(t: Tensor, copy: boolean): Tensor {
+  const reuse = takeSpare(t.data.byteLength);
+  if (t.type === 'float32') {
+    if (reuse) return { ...t, data: (new Float32Array(reuse).set(t.data), new Float32Array(reuse)) };
+    return { ...t, data: copy ? t.data.slice() : own(t.data) };
+  }
+  if (reuse) return { ...t, data: (new BigInt64Array(reuse).set(t.data), new BigInt64Array(reuse)) };
   return { ...t, data: copy ? t.data.slice() : own(t.data) };
 }
 
@@ -130,6 +160,9 @@ async function handle(req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
       const info = req.keep ? keep(req.keep, out) : undefined;
       return { reply: { id: req.id, ok: true, result, ...(info ? { kept: info } : {}) }, transfer };
     }
+    case 'recycle':
+      giveSpare(req.buffers);
+      return { reply: { id: 0, ok: true }, transfer: [] };
     case 'read': {
       const result: Outputs = {};
       const transfer: ArrayBuffer[] = [];

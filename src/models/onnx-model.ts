@@ -49,6 +49,7 @@ export class OnnxModel {
     private readonly session: RemoteSession,
     /** How the adapters size this session's calls (the runtime's `batchShapes`). */
     readonly batchShapes: BatchShapes,
+    private readonly runtime: InferenceRuntime,
   ) {}
 
   static async open(worker: InferenceRuntime, path: string, specFor: SpecFor, options: SessionOptions): Promise<OnnxModel> {
@@ -70,7 +71,7 @@ export class OnnxModel {
       await session.release();
       throw new ModelFormatError(`${path}: not a ${spec.format}: ${problems.join('; ')}`);
     }
-    return new OnnxModel(path, spec, session.inputs, session.outputs, session, options.batchShapes);
+    return new OnnxModel(path, spec, session.inputs, session.outputs, session, options.batchShapes, worker);
   }
 
   hasInput(name: string): boolean {
@@ -109,6 +110,11 @@ export class OnnxModel {
   /** As runKeeping, for a batch of `items` on axis 0: one handle per item, each dropped on its own. */
   runKeepingPerItem(feeds: RunFeeds, keep: readonly string[], items: number): Promise<TensorHandle[]> {
     return this.session.runKeeping(feeds, keep, items);
+  }
+
+  /** Gives output arrays the caller is done with back to the runtime (`InferenceRuntime.recycle`). */
+  recycle(arrays: readonly ArrayBufferView[]): void {
+    this.runtime.recycle(arrays);
   }
 
   dispose(): Promise<void> {

@@ -68,6 +68,10 @@ export class OnnxCommunitySam2 implements Sam2Model {
     emb.handle.drop();
   }
 
+  recycle(result: MaskLogits): void {
+    this.decoder.recycle([result.logits]);
+  }
+
   async decode(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits> {
     // Prompts with and without boxes cannot share one call (input_boxes is [B,0,4] or [B,P,4]).
     const boxed = prompts.filter((q) => q.box);

@@ -61,6 +61,10 @@ export class SamExporterSam2 implements Sam2Model {
     emb.handle.drop();
   }
 
+  recycle(result: MaskLogits): void {
+    this.decoder.recycle([result.logits]);
+  }
+
   decode(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits> {
     return decodeInPlannedCalls(prompts, this.decoder.batchShapes, (call) => this.#decodeCall(emb, call, frameWidth, frameHeight));
   }

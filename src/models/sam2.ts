@@ -34,6 +34,11 @@ export interface Sam2Model {
   decode(embeddings: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits>;
   /** Frees a frame's embeddings in the worker once its prompts are decoded; idempotent. */
   release(embeddings: Sam2Embeddings): void;
+  /**
+   * Gives a decoder result's buffers back for later results to reuse, once nothing reads it any
+   * more (the result and every view of its arrays are unusable afterwards).
+   */
+  recycle(result: MaskLogits): void;
   dispose(): Promise<void>;
 }
 

@@ -111,6 +111,8 @@ export interface AutomaticMaskRun {
   readonly toMask?: (logits: Float32Array, box: Box) => Mask;
   /** Stride of the first pass (default COARSEST_STRIDE); 1: every point in one pass. */
   readonly coarsestStride?: number;
+  /** Called with each decoder result once nothing reads it any more (`Sam2Model.recycle`). */
+  readonly recycle?: (d: MaskLogits) => void;
 }
 
 /**
@@ -142,8 +144,9 @@ export async function automaticMasks(run: AutomaticMaskRun): Promise<{ candidate
       view ??= new LowResMask(d.maskSize, run.width, run.height);
       if (d.maskSize !== view.maskSize)
         throw new Error(`the SAM2 decoder returned ${d.maskSize}x${d.maskSize} masks after ${view.maskSize}x${view.maskSize}`);
-      found.push(...lowResCandidates(d, points, view, a));
+      found.push(...lowResCandidates(d, points, view, a)); // the candidates copy their logits
       prompted.push(...points);
+      run.recycle?.(d);
     }
   }
   return { candidates: view ? finishCandidates(found, a, view, run.toMask) : [], prompted };
@@ -196,6 +199,7 @@ export function sam2Stage(options: Sam2StageOptions): OperatorFunction<FrameReco
             height,
             options: a,
             decode: (chunk) => model.decode(embedding, chunk, width, height),
+            recycle: (d) => model.recycle(d),
           });
           for (const c of found) candidates.push({ ...c, given: grid[c.prompt]! });
         } else {
@@ -217,6 +221,7 @@ export function sam2Stage(options: Sam2StageOptions): OperatorFunction<FrameReco
                 given,
               });
             }
+            model.recycle(d); // every mask is made: the logits are no longer read
           }
         }
         // Automatic candidates come box-NMS'd and capped at maxObjects, prompted ones one per prompt.

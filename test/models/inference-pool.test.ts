@@ -52,6 +52,7 @@ function trackWorkers(model: Sam2Model, n: number, seen: Set<number>): Sam2Model
     },
     decode: (e, p, w, h) => model.decode(e, p, w, h),
     release: (e) => model.release(e),
+    recycle: (d) => model.recycle(d),
     dispose: () => model.dispose(),
   };
 }

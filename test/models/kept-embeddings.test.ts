@@ -105,6 +105,7 @@ test("the sam2 stage posts a frame's pixels and its prompt tensors only, however
       return model.decode(emb, chunk, w, h);
     },
     release: (emb) => model.release(emb),
+    recycle: (d) => model.recycle(d),
     dispose: () => model.dispose(),
   };
   const image = await pngImage(96, 80);
@@ -256,6 +257,7 @@ test('a frame that fails after its encode does not leak its embeddings, nor do t
     encode: (frames) => model.encode(frames),
     decode: (emb, prompts, w, h) => (++calls === 2 ? Promise.reject(new Error('decoder failed')) : model.decode(emb, prompts, w, h)),
     release: (emb) => model.release(emb),
+    recycle: (d) => model.recycle(d),
     dispose: () => model.dispose(),
   };
   const image = await pngImage(96, 80);
