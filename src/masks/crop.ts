@@ -1,6 +1,6 @@
 import { maskBox, type Box, type Mask } from './mask.js';
 import { maskPlanes, type Chw, type Planes } from '../tensor/image.js';
-import { resize, resizePlanes } from '../tensor/resize.js';
+import { resizePlanes } from '../tensor/resize.js';
 
 /** Pixels of the window outside the mask: set to 0 ("masked") or kept from the frame ("kept"). */
 export type CropContext = 'masked' | 'kept';
@@ -48,32 +48,46 @@ export function cropWindow(mask: Mask, spec: CropSpec, box: Box | undefined = ma
 /**
  * The object's square window of a normalised frame [C,H,W], resized to [C,size,size]. Pixels of
  * the window outside the frame are 0 (the normalised mean); with context "masked", so are those
- * outside the mask, with "kept" the frame's pixels stay. Only the window's pixels are read.
- * Twin of `preprocess.masked_crop`.
+ * outside the mask, with "kept" the frame's pixels stay. Twin of `preprocess.masked_crop`.
+ * The window is never stored: the resize reads its rows from the frame on demand, and only
+ * where they can be non-zero (inside the frame, and for "masked" inside the mask's box), so a
+ * large window (a mask as large as the frame: side 1.25 x the frame's) costs one pass over the
+ * object, not a copy of the window and a pass over it.
  */
 export function maskedCrop(frame: Planes, mask: Mask, size: number, spec: CropSpec, box?: Box): Chw {
   const { channels: c, height: H, width: W } = frame;
   if (mask.width !== W || mask.height !== H) {
     throw new Error(`maskedCrop: mask is ${mask.width}x${mask.height} but the frame is ${W}x${H}`);
   }
-  const [x0, y0, side] = box ? cropWindow(mask, spec, box) : cropWindow(mask, spec);
+  const tight = box ?? maskBox(mask);
+  const [x0, y0, side] = cropWindow(mask, spec, tight);
   const kept = spec.context === 'kept';
-  const win = new Float32Array(c * side * side); // [C,side,side]
   const sx0 = Math.max(x0, 0);
   const sy0 = Math.max(y0, 0);
   const sx1 = Math.min(x0 + side, W);
   const sy1 = Math.min(y0 + side, H);
-  const scratch = new Float32Array(W);
-  for (let ch = 0; ch < c; ch++) {
-    for (let y = sy0; y < sy1; y++) {
-      const row = frame.row(ch, y, scratch, sx0, sx1);
-      const out = ch * side * side + (y - y0) * side - x0;
-      for (let x = sx0; x < sx1; x++) {
-        if (kept || mask.data[y * W + x]) win[out + x] = row[x]!;
-      }
-    }
-  }
-  return resize({ data: win, channels: c, height: side, width: side }, size, size);
+  const frameRow = new Float32Array(W);
+  const window: Planes = {
+    channels: c,
+    height: side,
+    width: side,
+    // Row wy of the window [C,side,side], columns [a, b) filled (window coordinates).
+    row: (ch, wy, scratch, a = 0, b = side) => {
+      scratch.fill(0, a, b);
+      const y = wy + y0;
+      const xa = Math.max(a + x0, sx0);
+      const xb = Math.min(b + x0, sx1);
+      if (y < sy0 || y >= sy1 || xa >= xb) return scratch;
+      const row = frame.row(ch, y, frameRow, xa, xb);
+      const m = y * W;
+      for (let x = xa; x < xb; x++) if (kept || mask.data[m + x]) scratch[x - x0] = row[x]!;
+      return scratch;
+    },
+  };
+  // Where the window may be non-zero, in window coordinates: the frame, and the mask's box.
+  const [bx1, by1, bx2, by2] = kept || !tight ? [sx0, sy0, sx1, sy1] : tight;
+  const nonZero = [Math.max(bx1, sx0) - x0, Math.max(by1, sy0) - y0, Math.min(bx2, sx1) - x0, Math.min(by2, sy1) - y0] as const;
+  return resizePlanes(window, size, size, nonZero);
 }
 
 /**

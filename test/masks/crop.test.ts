@@ -146,6 +146,43 @@ test("the head's crop (object window, masked) is bit-identical to the previous m
   }
 });
 
+/** maskedCrop with its window stored, as before it read the window from the frame on demand. */
+function storedWindowCrop(frame: Chw & Planes, mask: Mask, size: number, spec: CropSpec): Chw {
+  const { channels: c, height: H, width: W } = frame;
+  const [x0, y0, side] = cropWindow(mask, spec);
+  const win = new Float32Array(c * side * side);
+  for (let ch = 0; ch < c; ch++)
+    for (let y = Math.max(y0, 0); y < Math.min(y0 + side, H); y++)
+      for (let x = Math.max(x0, 0); x < Math.min(x0 + side, W); x++)
+        if (spec.context === 'kept' || mask.data[y * W + x])
+          win[ch * side * side + (y - y0) * side + (x - x0)] = frame.data[(ch * H + y) * W + x]!;
+  return resize({ data: win, channels: c, height: side, width: side }, size, size);
+}
+
+test('every framing reads its window from the frame with the numbers of a stored window', (t) => {
+  let seed = 11;
+  const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const W = 41;
+  const H = 29;
+  const stored: Chw = { data: Float32Array.from({ length: 3 * W * H }, () => rand() * 4 - 2), channels: 3, height: H, width: W };
+  const f = { ...stored, ...planesOf(stored) };
+  const specs: CropSpec[] = [
+    { window: 'object', margin: 1.25, pad: 4, context: 'kept' },
+    { window: 'object', margin: 2.5, pad: 0, context: 'masked' },
+    { window: 'fixed', sideFraction: 0.4, context: 'kept' },
+    { window: 'fixed', sideFraction: 1, context: 'masked' },
+  ];
+  for (let k = 0; k < 30; k++) {
+    const x1 = Math.floor(rand() * W);
+    const y1 = Math.floor(rand() * H);
+    const m = boxMask(W, H, [x1, y1, x1 + 1 + Math.floor(rand() * (W - x1)), y1 + 1 + Math.floor(rand() * (H - y1))]);
+    for (let i = 0; i < m.data.length; i++) if (rand() < 0.3) m.data[i] = 0;
+    for (const spec of specs)
+      for (const size of [8, 40, 64])
+        t.deepEqual(maskedCrop(f, m, size, spec).data, storedWindowCrop(f, m, size, spec).data, `${JSON.stringify(spec)} size ${size}`);
+  }
+});
+
 test('a mask of another size than the frame is an error', (t) => {
   const err = t.throws(() => maskedCrop(frame(6, 6), boxMask(5, 6, [0, 0, 1, 1]), 3, objectMasked));
   t.regex(err!.message, /mask is 5x6 but the frame is 6x6/);
