@@ -38,6 +38,8 @@ const { values: args } = parseArgs({
     'execution-provider': { type: 'string', default: 'cpu' },
     threads: { type: 'string' }, // runtime.intraOpNumThreads
     workers: { type: 'string' }, // runtime.workers
+    'batch-size': { type: 'string' }, // batching.maxSize (frames per encoder call, among others)
+    spinning: { type: 'boolean', default: false }, // runtime.spinning
     'scaling-frames': { type: 'string', default: '12' },
     note: { type: 'string' }, // what the bundle is, recorded in the JSON
     'pipeline-runs': { type: 'string', default: '1' }, // pipeline runs over the frames; the median counts // frames per point of the objects-per-frame runs
@@ -54,6 +56,8 @@ if (args.embedder) topo = { ...topo, embedder: args.embedder as Topology['embedd
 if (args['points-per-side']) topo = { ...topo, sam2: { ...topo.sam2, pointsPerSide: Number(args['points-per-side']) } };
 if (args.threads) topo = { ...topo, runtime: { ...topo.runtime, intraOpNumThreads: Number(args.threads) } };
 if (args.workers) topo = { ...topo, runtime: { ...topo.runtime, workers: Number(args.workers) } };
+if (args.spinning) topo = { ...topo, runtime: { ...topo.runtime, spinning: true } };
+if (args['batch-size']) topo = { ...topo, batching: { ...topo.batching, maxSize: Number(args['batch-size']) } };
 if (provider === 'cuda') topo = { ...topo, runtime: { ...topo.runtime, executionProviders: ['cuda', 'cpu'] } };
 const bundle = await readBundle(topo.bundle);
 const m = bundle.manifest;
@@ -147,7 +151,8 @@ const header = () => ({
   date: new Date().toISOString(),
   machine,
   topology: { name: topo.name, pointsPerSide: topo.sam2.pointsPerSide, embedder: topo.embedder },
-  runtime: { intraOpNumThreads: topo.runtime.intraOpNumThreads, workers: models.worker.size },
+  runtime: { intraOpNumThreads: topo.runtime.intraOpNumThreads, workers: models.worker.size, spinning: topo.runtime.spinning },
+  batching: topo.batching,
   raw_session_ms: Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v.toFixed(2))])),
 });
 
