@@ -49,10 +49,10 @@ export function cropWindow(mask: Mask, spec: CropSpec, box: Box | undefined = ma
  * The object's square window of a normalised frame [C,H,W], resized to [C,size,size]. Pixels of
  * the window outside the frame are 0 (the normalised mean); with context "masked", so are those
  * outside the mask, with "kept" the frame's pixels stay. Twin of `preprocess.masked_crop`.
- * The window is never stored: the resize reads its rows from the frame on demand, and only
- * where they can be non-zero (inside the frame, and for "masked" inside the mask's box), so a
- * large window (a mask as large as the frame: side 1.25 x the frame's) costs one pass over the
- * object, not a copy of the window and a pass over it.
+ * The window is never stored: the resize reads its rows from the frame on demand, and when it
+ * shrinks the window (the usual case) only where they can be non-zero (inside the frame, and for
+ * "masked" inside the mask's box), so a large window (a mask as large as the frame: side 1.25 x
+ * the frame's) costs one pass over the object, not a copy of the window and a pass over it.
  */
 export function maskedCrop(frame: Planes, mask: Mask, size: number, spec: CropSpec, box?: Box): Chw {
   const { channels: c, height: H, width: W } = frame;

@@ -32,6 +32,8 @@ export class InferencePool implements InferenceRuntime {
   #status: RuntimeStatus = 'running';
   #turn = 0;
   #recycleTurn = 0;
+  /** Which worker sent each output buffer back (for `recycle`). */
+  readonly #origin = new WeakMap<ArrayBufferLike, number>();
   /** The worker every run not fed kept tensors goes to, during onEachWorker. */
   #pinned: number | undefined;
 
@@ -105,15 +107,25 @@ export class InferencePool implements InferenceRuntime {
       path,
       inputs: first.inputs,
       outputs: first.outputs,
-      run: (feeds, outputs) => pick(feeds).run(feeds, outputs),
+      run: async (feeds, outputs) => {
+        const worker = this.#workerFor(feeds);
+        const out = await sessions[worker]!.run(feeds, outputs);
+        for (const t of Object.values(out)) this.#origin.set(t.data.buffer, worker);
+        return out;
+      },
       runKeeping: (feeds, keep, items): Promise<TensorHandle[]> => pick(feeds).runKeeping(feeds, keep, items),
       release: async () => void (await Promise.allSettled(sessions.map((s) => s.release()))),
     };
   }
 
-  /** Buffers go to the workers in turn: any worker can fill any buffer. */
+  /** Each buffer goes back to the worker whose output it was (which runs that model's next calls), else to the workers in turn. */
   recycle(arrays: readonly ArrayBufferView[]): void {
-    this.#clients[this.#recycleTurn++ % this.#clients.length]!.recycle(arrays);
+    const byWorker = new Map<number, ArrayBufferView[]>();
+    for (const a of arrays) {
+      const i = this.#origin.get(a.buffer) ?? this.#recycleTurn++ % this.#clients.length;
+      byWorker.set(i, [...(byWorker.get(i) ?? []), a]);
+    }
+    for (const [i, views] of byWorker) this.#clients[i]!.recycle(views);
   }
 
   async onEachWorker(work: () => Promise<void>): Promise<void> {

@@ -6,6 +6,7 @@ import * as ort from 'onnxruntime-node';
 import { fromFloat16, toFloat16, type KeptTensor, type Outputs, type Tensor, type TensorInfo } from './tensor.js';
 import type { KeepRequest, TensorMeta, WorkerReply, WorkerRequest } from './inference-protocol.js';
 import { sessionConfigEntries } from './session-options.js';
+import { SpareBuffers, filled } from './spare-buffers.js';
 
 const sessions = new Map<number, { readonly session: ort.InferenceSession; readonly halfInputs: ReadonlySet<string> }>();
 let nextSession = 1;
@@ -35,8 +36,9 @@ function keptFeed(f: KeptTensor): Tensor {
   return t;
 }
 
-// Outputs are transferred, not copied, to the main thread; a view into a shared buffer is
-// copied first so that transferring it cannot detach memory onnxruntime still uses.
+// Outputs are transferred to the main thread (in a spare buffer when one of their size is
+// held); a view into a shared buffer is copied first so that transferring it cannot detach
+// memory onnxruntime still uses.
 function own<T extends Float32Array | BigInt64Array>(a: T): T {
   return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : (a.slice() as T);
 }
@@ -53,39 +55,16 @@ function fromOrt(t: ort.Tensor): Tensor {
 }
 
 /**
- * Buffers the client gave back (`recycle`), by byte length, at most SPARE_BYTES in all. An output
- * is copied into one of its size (a memory copy, cheap beside a model run) and that is sent
- * instead of onnxruntime's own buffer: the main thread then gets the same few buffers back over
- * and over, where each new one it received counted toward its next full garbage collection
- * (the demo's decoder outputs, 12.6 MB a frame, set one off every frame or two).
+ * Buffers the client gave back (`recycle`). 128 MB: two real-size 64-prompt decoder outputs
+ * (64 x 3 x 256 x 256 floats, 50 MB each) fit.
  */
-const spare = new Map<number, ArrayBuffer[]>();
-const SPARE_BYTES = 64 * 1024 * 1024;
-let spareBytes = 0;
-
-export function takeSpare(bytes: number): ArrayBuffer | undefined {
-  const b = spare.get(bytes)?.pop();
-  if (b) spareBytes -= bytes;
-  return b;
-}
-
-export function giveSpare(buffers: readonly ArrayBuffer[]): void {
-  for (const b of buffers) {
-    if (b.byteLength === 0 || spareBytes + b.byteLength > SPARE_BYTES) continue; // detached, or over the bound: left to the GC
-    spare.set(b.byteLength, [...(spare.get(b.byteLength) ?? []), b]);
-    spareBytes += b.byteLength;
-  }
-}
+const spare = new SpareBuffers(128 * 1024 * 1024);
 
 /** A tensor to transfer: a spare buffer filled with it, else its own buffer, a copy where it is a view or where it is also kept. */
-export function toSend(t: Tensor, copy: boolean): Tensor {
-  const reuse = takeSpare(t.data.byteLength);
-  if (t.type === 'float32') {
-    if (reuse) return { ...t, data: (new Float32Array(reuse).set(t.data), new Float32Array(reuse)) };
-    return { ...t, data: copy ? t.data.slice() : own(t.data) };
-  }
-  if (reuse) return { ...t, data: (new BigInt64Array(reuse).set(t.data), new BigInt64Array(reuse)) };
-  return { ...t, data: copy ? t.data.slice() : own(t.data) };
+function toSend(t: Tensor, copy: boolean): Tensor {
+  const reuse = spare.take(t.data.byteLength);
+  if (t.type === 'float32') return { ...t, data: reuse ? filled(t.data, reuse) : copy ? t.data.slice() : own(t.data) };
+  return { ...t, data: reuse ? filled(t.data, reuse) : copy ? t.data.slice() : own(t.data) };
 }
 
 /** Item i of axis 0, as a [1, ...] view of the same memory (onnxruntime reads a view's offset). */
@@ -161,7 +140,7 @@ async function handle(req: WorkerRequest): Promise<{ reply: WorkerReply; transfe
       return { reply: { id: req.id, ok: true, result, ...(info ? { kept: info } : {}) }, transfer };
     }
     case 'recycle':
-      giveSpare(req.buffers);
+      spare.give(req.buffers);
       return { reply: { id: 0, ok: true }, transfer: [] };
     case 'read': {
       const result: Outputs = {};

@@ -69,7 +69,8 @@ export class OnnxCommunitySam2 implements Sam2Model {
   }
 
   recycle(result: MaskLogits): void {
-    this.decoder.recycle([result.logits]);
+    // The whole buffer: a padded call's result is a view of its first rows, and no one else holds it.
+    this.decoder.recycle([new Float32Array(result.logits.buffer)]);
   }
 
   async decode(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits> {
@@ -83,11 +84,14 @@ export class OnnxCommunitySam2 implements Sam2Model {
       this.#decodeGroup(emb, boxed, true, frameWidth, frameHeight),
       this.#decodeGroup(emb, plain, false, frameWidth, frameHeight),
     ]);
-    return mergeInOrder(
+    const merged = mergeInOrder(
       prompts.map((q) => !!q.box),
       a,
       b,
     );
+    this.recycle(a); // copied into `merged`
+    this.recycle(b);
+    return merged;
   }
 
   /**
@@ -106,7 +110,12 @@ export class OnnxCommunitySam2 implements Sam2Model {
     frameWidth: number,
     frameHeight: number,
   ): Promise<MaskLogits> {
-    return decodeInPlannedCalls(prompts, this.decoder.batchShapes, (call) => this.#decodeCall(emb, call, withBox, frameWidth, frameHeight));
+    return decodeInPlannedCalls(
+      prompts,
+      this.decoder.batchShapes,
+      (call) => this.#decodeCall(emb, call, withBox, frameWidth, frameHeight),
+      (d) => this.recycle(d),
+    );
   }
 
   async #decodeCall(

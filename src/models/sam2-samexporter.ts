@@ -62,11 +62,17 @@ export class SamExporterSam2 implements Sam2Model {
   }
 
   recycle(result: MaskLogits): void {
-    this.decoder.recycle([result.logits]);
+    // The whole buffer: a padded call's result is a view of its first rows, and no one else holds it.
+    this.decoder.recycle([new Float32Array(result.logits.buffer)]);
   }
 
   decode(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits> {
-    return decodeInPlannedCalls(prompts, this.decoder.batchShapes, (call) => this.#decodeCall(emb, call, frameWidth, frameHeight));
+    return decodeInPlannedCalls(
+      prompts,
+      this.decoder.batchShapes,
+      (call) => this.#decodeCall(emb, call, frameWidth, frameHeight),
+      (d) => this.recycle(d),
+    );
   }
 
   async #decodeCall(emb: Sam2Embeddings, prompts: readonly Sam2Prompt[], frameWidth: number, frameHeight: number): Promise<MaskLogits> {

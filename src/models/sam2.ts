@@ -36,7 +36,8 @@ export interface Sam2Model {
   release(embeddings: Sam2Embeddings): void;
   /**
    * Gives a decoder result's buffers back for later results to reuse, once nothing reads it any
-   * more (the result and every view of its arrays are unusable afterwards).
+   * more (the result and every view of its arrays are unusable afterwards). A result's logits
+   * buffer is its own: a view of part of it (a padded call's rows) gives back the whole.
    */
   recycle(result: MaskLogits): void;
   dispose(): Promise<void>;
@@ -82,6 +83,7 @@ export async function decodeInPlannedCalls(
   prompts: readonly Sam2Prompt[],
   shapes: BatchShapes,
   runCall: (prompts: readonly Sam2Prompt[]) => Promise<MaskLogits>,
+  recycle: (d: MaskLogits) => void,
 ): Promise<MaskLogits> {
   if (prompts.length === 0)
     return { maskSize: 0, masksPerPrompt: 0, logits: new Float32Array(0), iou: new Float32Array(0), objectScore: new Float32Array(0) };
@@ -90,9 +92,12 @@ export async function decodeInPlannedCalls(
   for (const c of calls) {
     const chunk = prompts.slice(c.start, c.start + c.rows);
     const padded = c.size > c.rows ? [...chunk, ...Array.from({ length: c.size - c.rows }, () => chunk[0]!)] : chunk;
-    parts.push(firstPrompts(await runCall(padded), c.rows));
+    parts.push(await runCall(padded));
   }
-  return parts.length === 1 ? parts[0]! : concatPrompts(parts);
+  if (parts.length === 1) return firstPrompts(parts[0]!, calls[0]!.rows);
+  const out = concatPrompts(parts.map((d, i) => firstPrompts(d, calls[i]!.rows)));
+  for (const d of parts) recycle(d); // copied into `out`: the calls' own buffers go back whole
+  return out;
 }
 
 /** The first `p` prompts' outputs (views, no copy). */

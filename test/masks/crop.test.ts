@@ -3,7 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/errors.js';
-import type { Mask } from '../../src/masks/mask.js';
+import { maskBox, type Mask } from '../../src/masks/mask.js';
 import { readBundle } from '../../src/models/bundle.js';
 import { cropBaselineOf, headCropOf } from '../../src/models/model-set.js';
 import { DEFAULT_CROP, cropWindow, maskedCrop, type CropSpec } from '../../src/masks/crop.js';
@@ -177,9 +177,15 @@ test('every framing reads its window from the frame with the numbers of a stored
     const y1 = Math.floor(rand() * H);
     const m = boxMask(W, H, [x1, y1, x1 + 1 + Math.floor(rand() * (W - x1)), y1 + 1 + Math.floor(rand() * (H - y1))]);
     for (let i = 0; i < m.data.length; i++) if (rand() < 0.3) m.data[i] = 0;
-    for (const spec of specs)
-      for (const size of [8, 40, 64])
-        t.deepEqual(maskedCrop(f, m, size, spec).data, storedWindowCrop(f, m, size, spec).data, `${JSON.stringify(spec)} size ${size}`);
+    for (const spec of specs) {
+      // Shrinking, enlarging, and the window's own size (no resize); with the mask's box given too, as the stages do.
+      const side = cropWindow(m, spec)[2];
+      for (const size of [8, 40, 64, side]) {
+        const want = storedWindowCrop(f, m, size, spec).data;
+        t.deepEqual(maskedCrop(f, m, size, spec).data, want, `${JSON.stringify(spec)} size ${size}`);
+        t.deepEqual(maskedCrop(f, m, size, spec, maskBox(m)).data, want, `${JSON.stringify(spec)} size ${size}, box given`);
+      }
+    }
   }
 });
 

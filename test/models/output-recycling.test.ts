@@ -1,20 +1,35 @@
 import test from 'ava';
 import { readBundle } from '../../src/models/bundle.js';
 import { recyclable } from '../../src/models/inference-client.js';
-import { giveSpare, toSend } from '../../src/models/inference-worker.js';
+import { SpareBuffers, filled } from '../../src/models/spare-buffers.js';
 import { openModelSet } from '../../src/models/model-set.js';
 import type { Sam2Prompt } from '../../src/models/sam2.js';
 import { DEFAULT_BUNDLE } from '../helpers/paths.js';
 
-test('the worker sends an output in a buffer given back, filled with the new values', (t) => {
+test('a buffer given back is taken once, for its size, and filled with the new values', (t) => {
+  const spare = new SpareBuffers(1 << 20);
   const given = new ArrayBuffer(1024);
-  giveSpare([given]);
+  spare.give([given]);
+  t.is(spare.take(2048), undefined, 'another size');
+  const reuse = spare.take(1024);
+  t.is(reuse, given, 'the buffer itself');
+  t.is(spare.take(1024), undefined, 'taken once');
   const values = Float32Array.from({ length: 256 }, (_, i) => i * 0.5);
-  const sent = toSend({ type: 'float32', dims: [256], data: values }, false);
-  t.is(sent.data.buffer, given, 'the spare buffer itself');
-  t.deepEqual(Array.from(sent.data as Float32Array), Array.from(values));
-  const other = toSend({ type: 'float32', dims: [256], data: values.slice() }, false);
-  t.not(other.data.buffer, given, 'a spare is used once');
+  const sent = filled(values, reuse!);
+  t.is(sent.buffer, given);
+  t.deepEqual(Array.from(sent), Array.from(values));
+});
+
+test('the spares stay under their limit, the oldest going first', (t) => {
+  const spare = new SpareBuffers(3000);
+  const [a, b, c] = [new ArrayBuffer(1000), new ArrayBuffer(1500), new ArrayBuffer(1000)];
+  spare.give([a, b]);
+  spare.give([c]); // 3500 > 3000: `a`, the oldest, goes
+  t.is(spare.bytes, 2500);
+  t.is(spare.take(1000), c);
+  t.is(spare.take(1500), b);
+  spare.give([new ArrayBuffer(4000), new ArrayBuffer(0)]); // larger than the limit, detached: not held
+  t.is(spare.bytes, 0);
 });
 
 test('only whole, large, unshared buffers are given back, each once', (t) => {
