@@ -25,6 +25,7 @@ import {
   progressLine,
   uniqueName,
   untilCommittedToEnd,
+  warmModelsFor,
   type Collected,
 } from './kafka-helpers.js';
 import { kafkaTopology } from './topology.js';
@@ -319,9 +320,13 @@ test('exactly-once: a second member joins mid-stream (rebalance): every frame on
   t.teardown(release);
   const run = await setUp(brokers, 120, 4);
   const doneBy = { a: 0, b: 0 };
+  // b's models opened and warmed up before a starts: b then joins within a rebalance of a's
+  // tenth detection, not after its own start-up, by which time a could have finished alone.
+  const bModels = await warmModelsFor(run.topology);
+  t.teardown(() => bModels.dispose());
   const a = await startTopology(run.topology, { log: (l) => t.log(`a: ${l}`), onDone: () => void doneBy.a++ });
   await collect(brokers, run.topics.detections, (all) => all.length >= 10, 120_000);
-  const b = await startTopology(run.topology, { log: (l) => t.log(`b: ${l}`), onDone: () => void doneBy.b++ });
+  const b = await startTopology(run.topology, { models: bModels, log: (l) => t.log(`b: ${l}`), onDone: () => void doneBy.b++ });
   // Both stay in the group until every offset is committed: one leaving rebalances the other.
   const progress = await untilCommittedToEnd(brokers, run.topics.groupId, run.topics.input, 240_000);
   t.log(`committed/end ${progressLine(progress)}`);

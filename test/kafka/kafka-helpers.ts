@@ -6,6 +6,10 @@ import { ensureTopics } from '../../src/kafka/ensure-topics.js';
 import { HEADERS } from '../../src/kafka/kafka-message.js';
 import { interiorPoint } from '../../src/masks/interior-point.js';
 import type { FrameSource } from '../../src/sources/source.js';
+import { readBundle } from '../../src/models/bundle.js';
+import { openModelSet, warmUp, type ModelSet } from '../../src/models/model-set.js';
+import { sessionOptionsOf, supervisionOf, warmUpLimitsOf, workersOf } from '../../src/topology/start-topology.js';
+import type { Topology } from '../../src/topology/topology.js';
 import { SHAPES_VAL } from '../helpers/paths.js';
 
 export function kafka(brokers: string[]): Kafka {
@@ -308,4 +312,20 @@ export function onceEach(ids: readonly string[], want: ReadonlySet<string>): { d
     missing: [...want].filter((id) => !seen.has(id)),
     extra: [...seen.keys()].filter((id) => !want.has(id)),
   };
+}
+
+/**
+ * A topology's model set, opened and warmed up as `startTopology` would (pass it as `models`;
+ * the caller disposes it): a member started with it joins its group at once, where its own
+ * start-up could let the members already running finish the topic first.
+ */
+export async function warmModelsFor(topology: Topology): Promise<ModelSet> {
+  const models = await openModelSet(
+    await readBundle(topology.bundle),
+    sessionOptionsOf(topology),
+    supervisionOf(topology),
+    workersOf(topology),
+  );
+  await warmUp(models, warmUpLimitsOf(topology));
+  return models;
 }

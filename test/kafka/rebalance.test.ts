@@ -11,6 +11,7 @@ import {
   produce,
   progressLine,
   untilCommittedToEnd,
+  warmModelsFor,
 } from './kafka-helpers.js';
 import { kafkaTopology } from './topology.js';
 
@@ -23,9 +24,12 @@ test('a second consumer joins mid-stream: partitions move, nothing is lost, ever
   await produce(brokers, input, frames);
   const topo = kafkaTopology({ brokers, input, groupId, detections, deadLetters: dlq });
   const doneBy = { a: 0, b: 0 };
+  // b's models ready before a starts: b joins right after a's tenth detection.
+  const bModels = await warmModelsFor(topo);
+  t.teardown(() => bModels.dispose());
   const a = await startTopology(topo, { log: (l) => t.log(`a: ${l}`), onDone: (_r: FrameRecord) => void doneBy.a++ });
   await collect(brokers, detections, (all) => all.length >= 10, 120_000);
-  const b = await startTopology(topo, { log: (l) => t.log(`b: ${l}`), onDone: () => void doneBy.b++ });
+  const b = await startTopology(topo, { models: bModels, log: (l) => t.log(`b: ${l}`), onDone: () => void doneBy.b++ });
   const want = new Set(frames.map((f) => f.frameId));
   const outs = await collect(brokers, detections, (all) => new Set(frameIds(all)).size >= want.size, 180_000);
   // Outputs are written before their offsets are committed: wait for the commits while both
