@@ -214,7 +214,7 @@ export class InferenceClient {
 
   /**
    * Gives output buffers the caller is done with back to the worker, to be filled with later
-   * outputs of the same size instead of sending new ones (see the worker's `spare`). The arrays
+   * outputs of the same size instead of sending new ones (`SpareBuffers`). The arrays
    * (and any other view of their buffers) are unusable afterwards. Only whole buffers of at least
    * RECYCLE_MIN_BYTES are given; others, and all while the worker restarts, are left to the GC.
    */
