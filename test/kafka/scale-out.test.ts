@@ -5,7 +5,7 @@ import pRetry from 'p-retry';
 import { startTopology } from '../../src/topology/start-topology.js';
 import { ROOT, SHAPES_VAL } from '../helpers/paths.js';
 import { sharedBrokers } from './broker.js';
-import { collect, frameIds, kafka, testTopics, uniqueName, createTopics } from './kafka-helpers.js';
+import { collect, frameIds, kafka, testTopics, uniqueName, createTopics, warmModelsFor } from './kafka-helpers.js';
 import { kafkaTopology } from './topology.js';
 
 const run = promisify(execFile);
@@ -48,8 +48,12 @@ test('an archive produced by frame key spreads over the partitions; two pipeline
       source: { clientId: `scale-out-${i}` },
       patch: { sam2: { mode: 'automatic', pointsPerSide: 8 }, maxInFlight: 4 },
     });
-  const a = await startTopology(topology(0), { log: () => {}, onDone: () => done[0]!++ });
-  const b = await startTopology(topology(1), { log: () => {}, onDone: () => done[1]!++ });
+  // Both model sets ready before either pipeline starts: b's own start-up (every batch size warmed
+  // up) could otherwise let a finish the 24 frames alone.
+  const models = await Promise.all([warmModelsFor(topology(0)), warmModelsFor(topology(1))]);
+  t.teardown(() => Promise.all(models.map((m) => m.dispose())));
+  const a = await startTopology(topology(0), { models: models[0]!, log: () => {}, onDone: () => done[0]!++ });
+  const b = await startTopology(topology(1), { models: models[1]!, log: () => {}, onDone: () => done[1]!++ });
   const outs = await collect(brokers, detections, (all) => new Set(frameIds(all)).size >= FRAMES, 180_000);
   a.stop();
   b.stop();
